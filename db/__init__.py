@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, migrations, the unit of work and repositories."""

@@ -1,0 +1,202 @@
+"""The tables. Constraints here back the invariants of design.md."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, BigId, UTCDateTime
+
+VERSION_STATES = "'drafted','sent_out','in_force','rejected','withdrawn','superseded'"
+OUTCOMES = "'approved','rejected','amended','referred_back','tabled'"
+FINAL = "outcome IN ('approved','rejected','amended')"
+
+
+class Board(Base):
+    """A deciding body of one municipality, usually its kommunstyrelse."""
+
+    __tablename__ = "boards"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    email: Mapped[str] = mapped_column(String(320))
+
+
+class Program(Base):
+    """A program drafted jointly; every version needs all its boards' approval."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProgramBoard(Base):
+    """Membership: a board whose approval a program's versions need."""
+
+    __tablename__ = "program_boards"
+
+    program_id: Mapped[str] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Version(Base):
+    """One version of a program and where it stands."""
+
+    __tablename__ = "versions"
+    __table_args__ = (
+        UniqueConstraint("program_id", "label"),
+        CheckConstraint(f"state IN ({VERSION_STATES})", name="state"),
+        Index(
+            "uq_versions_one_in_force",
+            "program_id",
+            unique=True,
+            postgresql_where=text("state = 'in_force'"),
+            sqlite_where=text("state = 'in_force'"),
+        ),
+        Index("uq_versions_superseded_by", "superseded_by", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    program_id: Mapped[str] = mapped_column(ForeignKey("programs.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    drafted_on: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    replaces: Mapped[str | None] = mapped_column(ForeignKey("versions.id"))
+    superseded_by: Mapped[str | None] = mapped_column(ForeignKey("versions.id"))
+    sent_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    respond_by: Mapped[date | None] = mapped_column(Date)
+    in_force_from: Mapped[date | None] = mapped_column(Date)
+    superseded_on: Mapped[date | None] = mapped_column(Date)
+    document_title: Mapped[str | None] = mapped_column(String(500))
+    document_url: Mapped[str | None] = mapped_column(String(2000))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    imported: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class Decision(Base):
+    """One board's decision at one meeting, as recorded by its system."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({OUTCOMES})", name="outcome"),
+        Index(
+            "uq_decisions_one_final",
+            "version_id",
+            "board_id",
+            unique=True,
+            postgresql_where=text(FINAL),
+            sqlite_where=text(FINAL),
+        ),
+        Index("ix_decisions_version_recorded", "version_id", "recorded_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("versions.id"))
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    decided_on: Mapped[date] = mapped_column(Date)
+    paragraph: Mapped[str] = mapped_column(String(100))
+    case_number: Mapped[str | None] = mapped_column(String(100))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    minutes_attested_on: Mapped[date | None] = mapped_column(Date)
+    announced_on: Mapped[date | None] = mapped_column(Date)
+    final_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_role: Mapped[str] = mapped_column(String(16))
+    recorded_by_board: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """One entry of the append-only, hash-chained audit trail (one chain per program)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index(
+            "uq_events_one_in_force",
+            "version_id",
+            unique=True,
+            postgresql_where=text("type = 'version.in_force'"),
+            sqlite_where=text("type = 'version.in_force'"),
+        ),
+        Index("ix_events_version_seq", "version_id", "seq"),
+        Index("ix_events_program_seq", "program_id", "seq"),
+        Index("ix_events_chain_seq", "chain", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    type: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    actor_board_id: Mapped[str | None] = mapped_column(String(64))
+    program_id: Mapped[str | None] = mapped_column(String(64))
+    version_id: Mapped[str | None] = mapped_column(String(36))
+    board_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    chain: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainHead(Base):
+    """The last event of one audit chain; its row lock orders appends to the chain."""
+
+    __tablename__ = "chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ApiKey(Base):
+    """A bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    board_id: Mapped[str | None] = mapped_column(ForeignKey("boards.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """The first response to a write sent with an `Idempotency-Key`, per caller."""
+
+    __tablename__ = "idempotency_keys"
+
+    actor_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

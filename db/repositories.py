@@ -1,0 +1,115 @@
+"""Repositories: load domain objects from rows and write their changes back.
+
+Repositories never commit; the unit of work does.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db import models
+from workflow import versions as domain
+from workflow.actors import Actor
+from workflow.events import Event
+from workflow.states import BoardStatus, Outcome, VersionState
+
+
+def program_members(session: Session, program_id: str) -> tuple[str, ...]:
+    """The ids of the program's boards, in the order they were given."""
+    rows = session.scalars(
+        select(models.ProgramBoard.board_id)
+        .where(models.ProgramBoard.program_id == program_id)
+        .order_by(models.ProgramBoard.position)
+    )
+    return tuple(rows)
+
+
+class VersionRepository:
+    """Versions as domain objects; tracks the ones it handed out."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.seen: dict[str, tuple[domain.Version, models.Version]] = {}
+
+    def get(self, version_id: str, *, lock: bool = False) -> domain.Version | None:
+        """The version with its board statuses, locked for update when `lock`."""
+        if version_id in self.seen:
+            return self.seen[version_id][0]
+        query = select(models.Version).where(models.Version.id == version_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.scalars(query).one_or_none()
+        if row is None:
+            return None
+        version = domain.Version(
+            id=row.id,
+            program_id=row.program_id,
+            state=VersionState(row.state),
+            members=program_members(self.session, row.program_id),
+            valid_from=row.valid_from,
+            replaces=row.replaces,
+            document_sha256=row.document_sha256,
+            sent_out_at=row.sent_out_at,
+            respond_by=row.respond_by,
+            in_force_from=row.in_force_from,
+            superseded_on=row.superseded_on,
+            superseded_by=row.superseded_by,
+        )
+        decisions = self.session.execute(
+            select(models.Decision.board_id, models.Decision.outcome, models.Decision.decided_on)
+            .where(models.Decision.version_id == version_id)
+            .order_by(models.Decision.recorded_at, models.Decision.id)
+        )
+        for board_id, outcome, decided_on in decisions:
+            version.statuses[board_id] = BoardStatus(outcome)
+            if outcome == Outcome.APPROVED:
+                version.approved_on[board_id] = decided_on
+        self.seen[version_id] = (version, row)
+        return version
+
+    def add(self, version: domain.Version, row: models.Version) -> None:
+        """Track a new version and its row (the row holds the fields the domain ignores)."""
+        self.session.add(row)
+        self.seen[version.id] = (version, row)
+
+    def store(self, actor: Actor, now: datetime) -> None:
+        """Copy every tracked version's changes to its row and insert its new decisions."""
+        for version, row in self.seen.values():
+            row.state = version.state.value
+            row.sent_out_at = version.sent_out_at
+            row.respond_by = version.respond_by
+            row.in_force_from = version.in_force_from
+            row.superseded_on = version.superseded_on
+            row.superseded_by = version.superseded_by
+            for decision in version.new_decisions:
+                self.session.add(
+                    models.Decision(
+                        id=decision.id,
+                        version_id=version.id,
+                        board_id=decision.board_id,
+                        outcome=decision.outcome.value,
+                        decided_on=decision.decided_on,
+                        paragraph=decision.paragraph,
+                        case_number=decision.case_number,
+                        document_sha256=decision.document_sha256,
+                        minutes_attested_on=decision.minutes_attested_on,
+                        announced_on=decision.announced_on,
+                        final_on=decision.final_on,
+                        note=decision.note,
+                        recorded_by=actor.name,
+                        recorded_by_role=actor.role.value,
+                        recorded_by_board=actor.board_id,
+                        recorded_at=now,
+                    )
+                )
+            version.new_decisions.clear()
+        self.session.flush()
+
+    def collect_events(self) -> list[Event]:
+        """Take the events every tracked version recorded, in the order they happened."""
+        events = []
+        for version, _row in self.seen.values():
+            events.extend(version.events)
+            version.events.clear()
+        return events
