@@ -47,9 +47,13 @@ def create_program(
     uow.session.add(models.Program(id=program_id, title=title, owner=owner, created_at=uow.now))
     _flush_or_exists(uow, f"program {program_id} exists")
     for position, board_id in enumerate(boards):
-        uow.session.add(models.ProgramBoard(program_id=program_id, board_id=board_id, position=position))
+        uow.session.add(
+            models.ProgramBoard(program_id=program_id, board_id=board_id, position=position)
+        )
     uow.record(
-        Event("program.created", program_id, data={"title": title, "owner": owner, "boards": boards})
+        Event(
+            "program.created", program_id, data={"title": title, "owner": owner, "boards": boards}
+        )
     )
 
 
@@ -67,7 +71,9 @@ class Draft:
     document_sha256: str | None = None
 
 
-def create_version(uow: UnitOfWork, program_id: str, draft: Draft, version_id: str | None = None) -> str:
+def create_version(
+    uow: UnitOfWork, program_id: str, draft: Draft, version_id: str | None = None
+) -> str:
     """Add a drafted version of a program and return its id."""
     if uow.session.get(models.Program, program_id) is None:
         raise NotFound(f"no program {program_id}")

@@ -6,11 +6,12 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from db import models
 from db.repositories import program_members
+from workflow.errors import InvalidValue
 from workflow.states import BoardStatus
 
 View = dict[str, Any]
@@ -34,19 +35,79 @@ def encode_cursor(value: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """The key a cursor stands for; ValueError when it is not one of ours."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    return base64.urlsafe_b64decode(padded.encode()).decode()
+    """The key a cursor stands for; `InvalidValue` when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(padded.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidValue("cursor is not one this service gave out") from None
 
 
-def page(session: Session, query: Select[Any], key: Any, limit: int, cursor: str | None) -> Any:
-    """Rows after `cursor` by `key`, at most `limit`, and the next cursor or None."""
+def page(
+    session: Session, query: Select[Any], keys: tuple[Any, ...], limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """Rows after `cursor` in `keys` order, at most `limit`, and the next cursor or None.
+
+    The cursor holds the last row's key values, so paging is stable while
+    rows are added (keyset paging, never OFFSET).
+    """
     if cursor is not None:
-        query = query.where(key > decode_cursor(cursor))
-    rows = list(session.scalars(query.order_by(key).limit(limit + 1)))
+        try:
+            values = json.loads(decode_cursor(cursor))
+            if not isinstance(values, list) or len(values) != len(keys):
+                raise ValueError("cursor shape")
+            after = [_from_key(k, v) for k, v in zip(keys, values, strict=True)]
+        except (ValueError, TypeError):
+            raise InvalidValue("cursor is not one this service gave out") from None
+        query = query.where(tuple_(*keys) > tuple_(*after))
+    rows = list(session.scalars(query.order_by(*keys).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (encode_cursor(str(getattr(rows[-1], key.key))) if more else None)
+    if not more:
+        return rows, None
+    last = [getattr(rows[-1], k.key) for k in keys]
+    return rows, encode_cursor(json.dumps(last, default=_iso))
+
+
+def _from_key(key: Any, value: Any) -> Any:
+    python_type = key.type.python_type
+    if python_type is datetime:
+        return datetime.fromisoformat(value)
+    if python_type is date:
+        return date.fromisoformat(value)
+    if not isinstance(value, python_type):
+        raise TypeError("cursor value of the wrong type")
+    return value
+
+
+def list_boards(session: Session, limit: int, cursor: str | None) -> View:
+    """A page of boards, by id."""
+    rows, next_cursor = page(session, select(models.Board), (models.Board.id,), limit, cursor)
+    return {"items": [board_view(r) for r in rows], "next_cursor": next_cursor}
+
+
+def list_programs(session: Session, limit: int, cursor: str | None) -> View:
+    """A page of programs, by id."""
+    rows, next_cursor = page(session, select(models.Program), (models.Program.id,), limit, cursor)
+    return {"items": [program_view(session, r) for r in rows], "next_cursor": next_cursor}
+
+
+def list_versions(session: Session, program_id: str, limit: int, cursor: str | None) -> View:
+    """A page of a program's versions, oldest first."""
+    query = select(models.Version).where(models.Version.program_id == program_id)
+    keys = (models.Version.created_at, models.Version.id)
+    rows, next_cursor = page(session, query, keys, limit, cursor)
+    return {"items": [version_view(session, r) for r in rows], "next_cursor": next_cursor}
+
+
+def list_decisions(
+    session: Session, version: models.Version, limit: int, cursor: str | None
+) -> View:
+    """A page of the decisions recorded on a version, in the order they were recorded."""
+    query = select(models.Decision).where(models.Decision.version_id == version.id)
+    keys = (models.Decision.recorded_at, models.Decision.id)
+    rows, next_cursor = page(session, query, keys, limit, cursor)
+    return {"items": [decision_view(r, version.state) for r in rows], "next_cursor": next_cursor}
 
 
 def board_view(row: models.Board) -> View:
@@ -149,16 +210,6 @@ def decision_view(row: models.Decision, version_state: str) -> View:
         "final_on": row.final_on,
         "version_state": version_state,
     }
-
-
-def decisions_of(session: Session, version: models.Version) -> list[View]:
-    """Every decision recorded on a version, oldest first."""
-    rows = session.scalars(
-        select(models.Decision)
-        .where(models.Decision.version_id == version.id)
-        .order_by(models.Decision.recorded_at, models.Decision.id)
-    )
-    return [decision_view(r, version.state) for r in rows]
 
 
 def in_force_on(session: Session, program_id: str, day: date) -> models.Version | None:

@@ -18,21 +18,19 @@ def today_in_stockholm(now: datetime) -> date:
 
 @lru_cache(maxsize=64)
 def _closed_days(year: int) -> frozenset[date]:
-    public = holidays.Sweden(years=year, include_sundays=False)
-    midsummer_eve = next(
-        date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4
-    )
+    public = holidays.country_holidays("SE", years=year, include_sundays=False)
+    midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
     eves = {midsummer_eve, date(year, 12, 24), date(year, 12, 31)}
     return frozenset(public.keys()) | eves
 
 
 def is_business_day(day: date) -> bool:
-    """A weekday that is neither a public holiday nor midsommarafton, julafton or nyårsafton."""
+    """A weekday that is no public holiday, midsommarafton, julafton or nyårsafton."""
     return day.weekday() < 5 and day not in _closed_days(day.year)
 
 
 def next_business_day(day: date) -> date:
-    """`day` itself when it is a business day, else the first business day after it (lag 1930:173)."""
+    """`day` if it is a business day, else the first business day after it (lag 1930:173)."""
     while not is_business_day(day):
         day += timedelta(days=1)
     return day

@@ -16,4 +16,8 @@ def mermaid(machine: Machine, title: str) -> str:
 
 def workflow_diagram() -> str:
     """Both machines, the version's first, as one Mermaid document per machine."""
-    return mermaid(VERSION_MACHINE, "program version") + "\n" + mermaid(BOARD_MACHINE, "board decision")
+    return (
+        mermaid(VERSION_MACHINE, "program version")
+        + "\n"
+        + mermaid(BOARD_MACHINE, "board decision")
+    )

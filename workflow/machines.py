@@ -24,7 +24,11 @@ VERSION_MACHINE = Machine(
     auto_transitions=False,
     transitions=[
         {"trigger": "send_out", "source": _V.DRAFTED.value, "dest": _V.SENT_OUT.value},
-        {"trigger": "withdraw", "source": [_V.DRAFTED.value, _V.SENT_OUT.value], "dest": _V.WITHDRAWN.value},
+        {
+            "trigger": "withdraw",
+            "source": [_V.DRAFTED.value, _V.SENT_OUT.value],
+            "dest": _V.WITHDRAWN.value,
+        },
         {
             "trigger": "enter_into_force",
             "source": _V.SENT_OUT.value,
@@ -83,10 +87,10 @@ def fire(
 
 def transition_table(machine: Machine) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """List (source, trigger, dest, guard names) for every declared transition."""
-    rows = []
+    rows: list[tuple[str, str, str, tuple[str, ...]]] = []
     for name, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for t in transitions:
-                guards = tuple(c.func for c in t.conditions)
-                rows.append((source, name, t.dest, guards))
+                guards = tuple(str(c.func) for c in t.conditions)
+                rows.append((source, name, str(t.dest), guards))
     return rows

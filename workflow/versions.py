@@ -190,7 +190,9 @@ def _enter_into_force(version: Version, predecessor: Version | None) -> None:
         predecessor.state = fire(VERSION_MACHINE, "supersede", predecessor.state)
         predecessor.superseded_on = on
         predecessor.superseded_by = version.id
-        predecessor._event("version.superseded", superseded_by=version.id, superseded_on=on.isoformat())
+        predecessor._event(
+            "version.superseded", superseded_by=version.id, superseded_on=on.isoformat()
+        )
 
 
 def import_in_force(

@@ -5,8 +5,8 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from db.base import Base
 from db import models  # noqa: F401  (registers the tables on Base.metadata)
+from db.base import Base
 from db.engine import make_engine
 
 config = context.config

@@ -1,0 +1,78 @@
+"""FastAPI dependencies: the database, the clock, the caller, the write context."""
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from api.auth import Clock
+from db.engine import Database
+
+
+def get_db(request: Request) -> Database:
+    """The process's database handle."""
+    db: Database = request.app.state.db
+    return db
+
+
+def get_clock(request: Request) -> Clock:
+    """The clock (tests may set another)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    """A session for reading; nothing it does is committed."""
+    with db.reads() as session:
+        yield session
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SessionDep = Annotated[Session, Depends(read_session)]
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a write records about the request that made it."""
+
+    method: str
+    path: str
+    idempotency_key: str | None
+    if_match: str | None
+    client: str | None
+    user_agent: str | None
+
+    def fingerprint(self, body: bytes) -> str:
+        """Same method, path and (canonical) body give the same fingerprint."""
+        return hashlib.sha256(
+            b"\n".join([self.method.encode(), self.path.encode(), body])
+        ).hexdigest()
+
+
+def request_info(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    if_match: Annotated[str | None, Header(max_length=500)] = None,
+) -> RequestInfo:
+    """The headers and client details of a write."""
+    return RequestInfo(
+        method=request.method,
+        path=request.url.path,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+        client=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+InfoDep = Annotated[RequestInfo, Depends(request_info)]
+
+
+def now(clock: ClockDep) -> datetime:
+    """The current instant by the app's clock."""
+    return clock()

@@ -1,0 +1,160 @@
+"""RFC 9457 problem responses: one table from error to status and `code`."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from api.encoding import dumps
+from workflow.errors import (
+    AlreadyDecided,
+    AlreadyExists,
+    DocumentMismatch,
+    DomainError,
+    InvalidTransition,
+    InvalidValue,
+    NotAMember,
+    NotFound,
+    PreconditionFailed,
+    PredecessorNotInForce,
+)
+
+log = structlog.get_logger(__name__)
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://ratify.example/problems/"
+
+DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
+    AlreadyDecided: (409, "already_decided", "The board has already decided"),
+    PredecessorNotInForce: (
+        409,
+        "predecessor_not_in_force",
+        "The replaced version is not in force",
+    ),
+    InvalidTransition: (409, "invalid_transition", "Not allowed in the current state"),
+    NotAMember: (422, "not_a_member", "The board is not one of the program's boards"),
+    DocumentMismatch: (409, "document_mismatch", "The decision names another document"),
+    InvalidValue: (422, "validation_error", "A field is invalid"),
+    NotFound: (404, "not_found", "No such resource"),
+    AlreadyExists: (409, "already_exists", "That id is already taken"),
+    PreconditionFailed: (412, "precondition_failed", "If-Match does not match the current ETag"),
+}
+"""Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
+
+HTTP_CODES = {
+    400: ("malformed_body", "The request body is not valid JSON"),
+    401: ("unauthenticated", "A valid bearer token is required"),
+    403: ("forbidden", "This token may not do that"),
+    404: ("not_found", "No such resource"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "The request body is too large"),
+    415: ("unsupported_media_type", "The request body must be JSON"),
+}
+
+
+class ApiError(Exception):
+    """An error the HTTP layer raises itself (authentication, idempotency …)."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem+json response."""
+    body = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return Response(dumps({**body, **extra}), status, headers=headers, media_type=PROBLEM)
+
+
+def _domain(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            status, code, title = DOMAIN_ERRORS[cls]
+            return problem(status, code, title, str(exc))
+    raise exc
+
+
+def _api(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers)
+
+
+def _validation(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": e.get("msg", ""),
+            "type": e.get("type", ""),
+        }
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem(
+            400, "malformed_body", "The request body is not valid JSON", errors[0]["msg"]
+        )
+    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+    return problem(422, "validation_error", "A field is invalid", detail, errors=errors)
+
+
+def _http(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, title = HTTP_CODES.get(exc.status_code, ("error", "Error"))
+    return problem(exc.status_code, code, title, str(exc.detail), exc.headers)
+
+
+def _integrity(_request: Request, exc: Exception) -> Response:
+    log.warning("integrity_conflict", error=str(exc.__cause__ or exc)[:500])
+    return problem(
+        409,
+        "conflict",
+        "A concurrent change won",
+        "the request conflicts with another change; retry",
+    )
+
+
+def _operational(_request: Request, exc: Exception) -> Response:
+    log.error("database_unavailable", error=str(exc.__cause__ or exc)[:500])
+    return problem(
+        503,
+        "database_unavailable",
+        "The database is unavailable",
+        "try again shortly",
+        {"Retry-After": "5"},
+    )
+
+
+def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "an unexpected error was logged")
+
+
+def install(app: FastAPI) -> None:
+    """Route every error to its problem response."""
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(ApiError, _api)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _operational)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,45 @@
+"""Boards: the municipalities' deciding bodies."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from api import auth, schemas
+from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.routes.common import Cursor, Limit, json_response
+from api.writes import Result, run_write
+from db import commands, models, queries
+from db.uow import UnitOfWork
+from workflow.actors import Actor
+
+router = APIRouter(prefix="/v1/boards", tags=["boards"])
+
+
+@router.get("", response_model=schemas.Page[schemas.Board])
+def list_boards(
+    session: SessionDep,
+    _actor: Annotated[Actor, Depends(auth.READ)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """Every board, by id."""
+    return json_response(queries.list_boards(session, limit, cursor))
+
+
+@router.post("", status_code=201, response_model=schemas.Board)
+def create_board(
+    body: schemas.BoardIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.ADMIN_ONLY)],
+) -> Response:
+    """Add a board (admin)."""
+
+    def command(uow: UnitOfWork) -> Result:
+        row = models.Board(**body.model_dump())
+        commands.create_board(uow, row)
+        return Result(201, queries.board_view(row), location=f"/v1/boards/{row.id}")
+
+    return run_write(db, clock, actor, info, body, command)

@@ -1,0 +1,137 @@
+"""Programs, their versions and which version was in force on a date."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from api import auth, schemas
+from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.errors import ApiError
+from api.routes.common import Cursor, Limit, json_response
+from api.writes import Result, run_write
+from db import commands, models, queries
+from db.uow import UnitOfWork
+from workflow.actors import Actor
+from workflow.dates import today_in_stockholm
+from workflow.errors import NotFound
+
+router = APIRouter(prefix="/v1/programs", tags=["programs"])
+
+
+def _program(session: SessionDep, program_id: str) -> models.Program:
+    row = session.get(models.Program, program_id)
+    if row is None:
+        raise NotFound(f"no program {program_id}")
+    return row
+
+
+@router.get("", response_model=schemas.Page[schemas.Program])
+def list_programs(
+    session: SessionDep,
+    _actor: Annotated[Actor, Depends(auth.READ)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """Every program, by id."""
+    return json_response(queries.list_programs(session, limit, cursor))
+
+
+@router.post("", status_code=201, response_model=schemas.Program)
+def create_program(
+    body: schemas.ProgramIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
+) -> Response:
+    """Add a program and the boards whose approval every version needs."""
+
+    def command(uow: UnitOfWork) -> Result:
+        commands.create_program(uow, body.id, body.title, body.owner, body.boards)
+        uow.flush()
+        view = queries.program_view(uow.session, uow.session.get_one(models.Program, body.id))
+        return Result(201, view, location=f"/v1/programs/{body.id}")
+
+    return run_write(db, clock, actor, info, body, command)
+
+
+@router.get("/{program_id}", response_model=schemas.Program)
+def get_program(
+    program_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
+) -> Response:
+    """One program, with the id of the version in force today."""
+    return json_response(queries.program_view(session, _program(session, program_id)))
+
+
+@router.get("/{program_id}/versions", response_model=schemas.Page[schemas.Version])
+def list_versions(
+    program_id: str,
+    session: SessionDep,
+    _actor: Annotated[Actor, Depends(auth.READ)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """The program's versions, oldest first."""
+    _program(session, program_id)
+    return json_response(queries.list_versions(session, program_id, limit, cursor))
+
+
+@router.get(
+    "/{program_id}/in-force",
+    response_model=schemas.Version,
+    responses={404: {"model": schemas.Problem, "description": "`none_in_force` or `not_found`"}},
+)
+def in_force(
+    program_id: str,
+    session: SessionDep,
+    clock: ClockDep,
+    _actor: Annotated[Actor, Depends(auth.READ)],
+    on: Annotated[
+        date | None, Query(description="a date in Europe/Stockholm; default today")
+    ] = None,
+) -> Response:
+    """The version that was in force on `on`."""
+    _program(session, program_id)
+    day = on or today_in_stockholm(clock())
+    row = queries.in_force_on(session, program_id, day)
+    if row is None:
+        raise ApiError(
+            404,
+            "none_in_force",
+            "No version was in force",
+            f"no version of {program_id} was in force on {day}",
+        )
+    view = queries.version_view(session, row)
+    return json_response(view, headers={"ETag": queries.etag(view)})
+
+
+@router.post("/{program_id}/versions", status_code=201, response_model=schemas.Version)
+def create_version(
+    program_id: str,
+    body: schemas.VersionIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
+) -> Response:
+    """Add a drafted version of the program."""
+    draft = commands.Draft(
+        label=body.label,
+        drafted_on=body.drafted_on,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        replaces=body.replaces,
+        document_title=body.document.title if body.document else None,
+        document_url=body.document.url if body.document else None,
+        document_sha256=body.document.sha256 if body.document else None,
+    )
+
+    def command(uow: UnitOfWork) -> Result:
+        version_id = commands.create_version(uow, program_id, draft)
+        uow.flush()
+        view = queries.version_view(uow.session, uow.session.get_one(models.Version, version_id))
+        return Result(201, view, location=f"/v1/versions/{version_id}", etag=queries.etag(view))
+
+    return run_write(db, clock, actor, info, body, command)

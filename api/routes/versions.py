@@ -1,0 +1,115 @@
+"""Versions: send out, withdraw, and the boards' decisions."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from api import auth, schemas
+from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.routes.common import Cursor, Limit, json_response
+from api.writes import Result, run_write
+from db import commands, models, queries
+from db.uow import UnitOfWork
+from workflow.actors import Actor
+from workflow.errors import NotFound
+from workflow.versions import Decision
+
+router = APIRouter(prefix="/v1/versions", tags=["versions"])
+
+
+def _version(session: SessionDep, version_id: str) -> models.Version:
+    row = session.get(models.Version, version_id)
+    if row is None:
+        raise NotFound(f"no version {version_id}")
+    return row
+
+
+def _version_result(uow: UnitOfWork, version_id: str) -> Result:
+    uow.flush()
+    view = queries.version_view(uow.session, uow.session.get_one(models.Version, version_id))
+    return Result(200, view, etag=queries.etag(view))
+
+
+@router.get("/{version_id}", response_model=schemas.Version)
+def get_version(
+    version_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
+) -> Response:
+    """One version with every member board's status; the ETag is for `If-Match`."""
+    view = queries.version_view(session, _version(session, version_id))
+    return json_response(view, headers={"ETag": queries.etag(view)})
+
+
+@router.post("/{version_id}/send-out", response_model=schemas.Version)
+def send_out(
+    version_id: str,
+    body: schemas.SendOutIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
+) -> Response:
+    """Send a drafted version out for decision, with the answer date."""
+
+    def command(uow: UnitOfWork) -> Result:
+        commands.send_out(uow, version_id, body.respond_by, info.if_match)
+        return _version_result(uow, version_id)
+
+    return run_write(db, clock, actor, info, body, command)
+
+
+@router.post("/{version_id}/withdraw", response_model=schemas.Version)
+def withdraw(
+    version_id: str,
+    body: schemas.WithdrawIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
+) -> Response:
+    """Withdraw a version that is drafted or out for decision."""
+
+    def command(uow: UnitOfWork) -> Result:
+        commands.withdraw(uow, version_id, body.reason, info.if_match)
+        return _version_result(uow, version_id)
+
+    return run_write(db, clock, actor, info, body, command)
+
+
+@router.post("/{version_id}/decisions", status_code=201, response_model=schemas.Decision)
+def record_decision(
+    version_id: str,
+    body: schemas.DecisionIn,
+    db: DbDep,
+    clock: ClockDep,
+    info: InfoDep,
+    actor: Annotated[Actor, Depends(auth.DECIDE)],
+) -> Response:
+    """Record a board's decision; the last approval puts the version in force."""
+    auth.check_board(actor, body.board_id)
+    decision = Decision(id=commands.new_id(), **body.model_dump())
+
+    def command(uow: UnitOfWork) -> Result:
+        commands.record_decision(uow, version_id, decision, info.if_match)
+        uow.flush()
+        row = uow.session.get_one(models.Decision, decision.id)
+        state = uow.session.get_one(models.Version, version_id).state
+        return Result(
+            201, queries.decision_view(row, state), location=f"/v1/versions/{version_id}/decisions"
+        )
+
+    return run_write(db, clock, actor, info, body, command)
+
+
+@router.get("/{version_id}/decisions", response_model=schemas.Page[schemas.Decision])
+def list_decisions(
+    version_id: str,
+    session: SessionDep,
+    _actor: Annotated[Actor, Depends(auth.READ)],
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Response:
+    """Every decision recorded on the version, in the order recorded."""
+    return json_response(
+        queries.list_decisions(session, _version(session, version_id), limit, cursor)
+    )

@@ -1,0 +1,152 @@
+"""Request and response bodies. Unknown fields are refused (422)."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from workflow.states import BoardStatus, Outcome, VersionState
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+
+
+class In(BaseModel):
+    """Base of request bodies: strict about unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BoardIn(In):
+    id: Slug
+    municipality: Text
+    name: Text
+    municipality_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+    email: Email
+
+
+class Board(BoardIn):
+    pass
+
+
+class ProgramIn(In):
+    id: Slug
+    title: Text
+    owner: Text
+    boards: Annotated[list[Slug], Field(min_length=1, max_length=100)]
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> "ProgramIn":
+        if len(set(self.boards)) != len(self.boards):
+            raise ValueError("boards has duplicates")
+        return self
+
+
+class Program(BaseModel):
+    id: str
+    title: str
+    owner: str
+    boards: list[str]
+    in_force_version_id: str | None
+
+
+class Document(In):
+    title: Text
+    url: Url
+    sha256: Sha256
+
+
+class VersionIn(In):
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    drafted_on: date
+    valid_from: date
+    valid_until: date | None = None
+    replaces: str | None = None
+    document: Document | None = None
+
+
+class BoardStatusOut(BaseModel):
+    board_id: str
+    status: BoardStatus
+    decided_on: date | None
+    paragraph: str | None
+    case_number: str | None
+    recorded_by: str | None
+    recorded_at: datetime | None
+
+
+class Version(BaseModel):
+    id: str
+    program_id: str
+    label: str
+    state: VersionState
+    drafted_on: date
+    valid_from: date
+    valid_until: date | None
+    replaces: str | None
+    superseded_by: str | None
+    sent_out_at: datetime | None
+    respond_by: date | None
+    in_force_from: date | None
+    superseded_on: date | None
+    imported: bool
+    document: dict[str, Any] | None
+    boards: list[BoardStatusOut]
+
+
+class SendOutIn(In):
+    respond_by: date
+
+
+class WithdrawIn(In):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class DecisionIn(In):
+    board_id: Slug
+    outcome: Outcome
+    decided_on: date
+    paragraph: ShortText
+    case_number: ShortText
+    document_sha256: Sha256 | None = None
+    minutes_attested_on: date | None = None
+    announced_on: date | None = None
+    note: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class Decision(BaseModel):
+    id: str
+    version_id: str
+    board_id: str
+    outcome: Outcome
+    decided_on: date
+    paragraph: str
+    case_number: str | None
+    document_sha256: str | None
+    minutes_attested_on: date | None
+    announced_on: date | None
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+    final_on: date | None
+    version_state: VersionState
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str

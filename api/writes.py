@@ -1,0 +1,116 @@
+"""Running a write: one unit of work, idempotent replays, the response stored with it."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import Clock
+from api.deps import RequestInfo
+from api.encoding import dumps
+from api.errors import ApiError
+from db.engine import Database
+from db.models import IdempotencyKey
+from db.uow import UnitOfWork
+from workflow.actors import Actor
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a write answers: status, JSON body and optional headers."""
+
+    status: int
+    body: Any
+    location: str | None = None
+    etag: str | None = None
+
+
+def run_write(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    info: RequestInfo,
+    payload: BaseModel | None,
+    command: Callable[[UnitOfWork], Result],
+) -> Response:
+    """Run `command` in one transaction; replay the stored answer for a repeated key.
+
+    The key row is inserted before the command runs, so a concurrent request
+    with the same key waits on it and then replays the first answer.
+    """
+    fingerprint = info.fingerprint(payload.model_dump_json().encode() if payload else b"")
+    context = {
+        "client": info.client,
+        "user_agent": info.user_agent,
+        "idempotency_key": info.idempotency_key,
+    }
+    for _attempt in range(3):
+        try:
+            return _attempt_write(db, clock, actor, info, fingerprint, context, command)
+        except IntegrityError:
+            if info.idempotency_key is None:
+                raise
+    raise ApiError(409, "conflict", "A concurrent change won", "retry the request")
+
+
+def _attempt_write(
+    db: Database,
+    clock: Clock,
+    actor: Actor,
+    info: RequestInfo,
+    fingerprint: str,
+    context: dict[str, Any],
+    command: Callable[[UnitOfWork], Result],
+) -> Response:
+    with UnitOfWork(db, actor, clock(), context) as uow:
+        stored = None
+        if info.idempotency_key is not None:
+            stored = uow.session.get(IdempotencyKey, (actor.name, info.idempotency_key))
+            if stored is not None:
+                if stored.fingerprint != fingerprint or stored.status_code is None:
+                    raise ApiError(
+                        422,
+                        "idempotency_key_reused",
+                        "Idempotency-Key was used for another request",
+                        "send a new Idempotency-Key for a different request",
+                    )
+                return _replay(stored)
+            stored = IdempotencyKey(
+                actor_name=actor.name,
+                key=info.idempotency_key,
+                fingerprint=fingerprint,
+                created_at=uow.now,
+            )
+            uow.session.add(stored)
+            uow.session.flush()
+        result = command(uow)
+        uow.flush()
+        body = dumps(result.body)
+        if stored is not None:
+            stored.status_code, stored.body, stored.location = (
+                result.status,
+                body.decode(),
+                result.location,
+            )
+        uow.commit()
+    return _response(result.status, body, result.location, result.etag)
+
+
+def _replay(stored: IdempotencyKey) -> Response:
+    assert stored.status_code is not None
+    assert stored.body is not None
+    response = _response(stored.status_code, stored.body.encode(), stored.location, None)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _response(status: int, body: bytes, location: str | None, etag: str | None) -> Response:
+    headers = {}
+    if location:
+        headers["Location"] = location
+    if etag:
+        headers["ETag"] = etag
+    return Response(body, status, headers=headers, media_type="application/json")

@@ -1,0 +1,118 @@
+"""API keys: created and revoked by the CLI, resolved to an actor on each request.
+
+Only the SHA-256 of a token is stored. Tokens carry 256 random bits, so a
+plain hash is enough (no salt or slow hash is needed against guessing), and a
+lookup by hash followed by a constant-time comparison leaks nothing useful.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from db import audit, models
+from workflow.actors import Actor, Role
+from workflow.errors import AlreadyExists, InvalidValue, NotFound
+from workflow.events import Event
+
+PREFIX = "rat_"
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(
+    session: Session, name: str, role: Role, board_id: str | None, actor: Actor, now: datetime
+) -> str:
+    """Store a new key and return its token (shown once, never stored)."""
+    if role is Role.SYSTEM:
+        raise InvalidValue("role must be admin, secretariat, board or auditor")
+    if (role is Role.BOARD) != (board_id is not None):
+        raise InvalidValue("a board key needs --board, and only a board key takes one")
+    if board_id is not None and session.get(models.Board, board_id) is None:
+        raise NotFound(f"no board {board_id}")
+    if session.scalar(select(models.ApiKey.id).where(models.ApiKey.name == name)) is not None:
+        raise AlreadyExists(f"a key named {name!r} exists")
+    token = PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        models.ApiKey(
+            name=name,
+            role=role.value,
+            board_id=board_id,
+            token_hash=hash_token(token),
+            created_at=now,
+        )
+    )
+    audit.append(
+        session,
+        [Event("key.created", None, data={"name": name, "role": role.value, "board_id": board_id})],
+        actor,
+        now,
+    )
+    return token
+
+
+def revoke(session: Session, name: str, actor: Actor, now: datetime) -> None:
+    """End a key at once."""
+    key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"no active key named {name!r}")
+    key.revoked_at = now
+    audit.append(session, [Event("key.revoked", None, data={"name": name})], actor, now)
+
+
+def listing(session: Session) -> list[dict[str, Any]]:
+    """Every key's name, role, board, created, last used and revoked (never the token)."""
+    return [
+        {
+            "name": k.name,
+            "role": k.role,
+            "board_id": k.board_id,
+            "created_at": k.created_at,
+            "last_used_at": k.last_used_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in session.scalars(select(models.ApiKey).order_by(models.ApiKey.id))
+    ]
+
+
+def resolve(session: Session, token: str) -> tuple[Actor, int, datetime | None] | None:
+    """The actor a token stands for, its key id and last use; None when unknown or revoked."""
+    digest = hash_token(token)
+    key = session.scalars(
+        select(models.ApiKey).where(models.ApiKey.token_hash == digest)
+    ).one_or_none()
+    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.token_hash, digest):
+        return None
+    return (
+        Actor(name=key.name, role=Role(key.role), board_id=key.board_id),
+        key.id,
+        key.last_used_at,
+    )
+
+
+def touch(session: Session, key_id: int, now: datetime) -> None:
+    """Note that a key was used (at most once a minute, so reads stay cheap)."""
+    session.execute(
+        update(models.ApiKey)
+        .where(models.ApiKey.id == key_id)
+        .where(
+            or_(
+                models.ApiKey.last_used_at.is_(None),
+                models.ApiKey.last_used_at < now - LAST_USED_GRANULARITY,
+            )
+        )
+        .values(last_used_at=now)
+    )
+
+
+def is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether `touch` has something to do."""
+    return last_used_at is None or now - last_used_at > LAST_USED_GRANULARITY

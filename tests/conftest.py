@@ -1,0 +1,133 @@
+"""Fixtures: every integration test runs on real SQLite and real PostgreSQL."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app, utc_now
+from db import keys, seed
+from db.engine import Database, open_database
+from tests import databases
+from workflow.actors import SYSTEM, Role
+from workflow.dates import today_in_stockholm
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databases.sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with databases.postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """The URL of an empty, migrated database of each backend."""
+    if request.param == "sqlite":
+        yield databases.fresh_sqlite(sqlite_template, tmp_path)
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    db = open_database(url)
+    databases.reset_postgres(db)
+    db.dispose()
+    yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = open_database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def seeded(db: Database) -> Database:
+    seed.seed(db, utc_now())
+    return db
+
+
+def make_key(db: Database, name: str, role: Role, board_id: str | None = None) -> str:
+    """Create an API key directly, as `ratify keys create` does."""
+    with db.writes() as session:
+        token = keys.create(session, name, role, board_id, SYSTEM, utc_now())
+        session.commit()
+    return token
+
+
+@pytest.fixture
+def tokens(seeded: Database) -> dict[str, str]:
+    """A token per role, and one per seeded board (keyed by board id)."""
+    found = {
+        "admin": make_key(seeded, "admin", Role.ADMIN),
+        "secretariat": make_key(seeded, "secretariat", Role.SECRETARIAT),
+        "auditor": make_key(seeded, "auditor", Role.AUDITOR),
+    }
+    for board_id, _code, _name in seed.BOARDS:
+        found[board_id] = make_key(seeded, f"{board_id}-system", Role.BOARD, board_id)
+    return found
+
+
+class Api:
+    """A TestClient that sends a named token."""
+
+    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def _headers(self, as_: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+        result = dict(headers or {})
+        if as_ is not None:
+            result["Authorization"] = f"Bearer {self.tokens[as_]}"
+        return result
+
+    def get(self, path: str, as_: str | None = "secretariat", **kw: Any) -> Any:
+        return self.client.get(path, headers=self._headers(as_, kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, json: Any = None, as_: str | None = "secretariat", **kw: Any) -> Any:
+        return self.client.post(
+            path, json=json, headers=self._headers(as_, kw.pop("headers", None)), **kw
+        )
+
+
+@pytest.fixture
+def api(seeded: Database, tokens: dict[str, str]) -> Iterator[Api]:
+    with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
+        yield Api(client, tokens)
+
+
+def today() -> date:
+    """Today in Europe/Stockholm."""
+    return today_in_stockholm(datetime.now(UTC))
+
+
+def respond_by() -> str:
+    """An answer date a month ahead."""
+    return (today() + timedelta(days=30)).isoformat()
+
+
+SUP_2013 = seed.SUP_2013
+SUP_2035 = seed.SUP_2035
+BOARD_IDS = [b[0] for b in seed.BOARDS]
+
+
+def decision(
+    board_id: str, outcome: str = "approved", decided_on: str = "2019-06-10", **extra: Any
+) -> dict[str, Any]:
+    """A decision body with plausible Swedish minutes fields."""
+    return {
+        "board_id": board_id,
+        "outcome": outcome,
+        "decided_on": decided_on,
+        "paragraph": "§ 60",
+        "case_number": f"2019/KS 0260 005-{board_id}",
+        **extra,
+    }
