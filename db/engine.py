@@ -1,12 +1,15 @@
 """Engines and session factories for SQLite (embedded default) and PostgreSQL."""
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Event as EventRow
 
 WRITE = "ratify_write"
 
@@ -42,13 +45,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
+OutboxWriter = Callable[[Session, Sequence[EventRow]], None]
+"""Called by the unit of work with each transaction's new audit events, before commit."""
+
+
 @dataclass(frozen=True)
 class Database:
-    """The engine and the two kinds of session: read-only work and writes."""
+    """The engine, the two kinds of session, and what reacts to events in-transaction."""
 
     engine: Engine
     reads: sessionmaker[Session]
     writes: sessionmaker[Session]
+    outbox_writers: list[OutboxWriter] = field(default_factory=list)
 
     @property
     def dialect(self) -> str:

@@ -16,9 +16,11 @@ from workflow.events import Event
 class UnitOfWork:
     """Runs one command: `with UnitOfWork(...) as uow: ...; uow.commit()`.
 
-    On commit, the versions the command touched are stored and every event
-    they recorded (plus any added with `record`) goes to the audit trail, all
-    in the same transaction. Leaving the block without commit rolls back.
+    On commit, the versions the command touched are stored, every event they
+    recorded (plus any added with `record`) goes to the audit trail, and the
+    database's outbox writers turn those events into e-mails or deliveries to
+    send, all in the same transaction. Leaving the block without commit rolls
+    back.
     """
 
     session: Session
@@ -60,7 +62,10 @@ class UnitOfWork:
         self.versions.store(self.actor, self.now)
         events = self._events + self.versions.collect_events()
         self._events = []
-        audit.append(self.session, events, self.actor, self.now, self.context)
+        rows = audit.append(self.session, events, self.actor, self.now, self.context)
+        if rows:
+            for writer in self.db.outbox_writers:
+                writer(self.session, rows)
 
     def commit(self) -> None:
         """Write everything the command did and commit it."""
