@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import boards, ops, programs, versions
+from api.routes import audit, boards, ops, programs, versions
 from api.settings import Settings
 from db.engine import Database
 
@@ -35,7 +35,7 @@ def create_app(
     app.state.clock = clock
     app.state.settings = settings
     errors.install(app)
-    for module in (ops, boards, programs, versions):
+    for module in (ops, boards, programs, versions, audit):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

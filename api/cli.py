@@ -2,7 +2,8 @@
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import uvicorn
@@ -10,23 +11,32 @@ import uvicorn
 from api.app import utc_now
 from api.logging import configure_logging
 from api.settings import Settings
-from db import keys, migrate, seed
+from db import audit_queries, keys, migrate, seed
 from db.engine import Database, open_database
 from workflow.actors import SYSTEM, Role
 from workflow.errors import DomainError
 
 
-def _prepare(settings: Settings) -> Database:
-    """Connect, bring the schema to head and seed an empty database."""
+@contextmanager
+def database(settings: Settings) -> Iterator[Database]:
+    """The configured database, its connections closed afterwards."""
     db = open_database(settings.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def prepare(db: Database) -> None:
+    """Bring the schema to head and seed an empty database."""
     migrate.upgrade(db.engine)
     seed.seed(db, utc_now())
-    return db
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
-    _prepare(settings).dispose()
+    with database(settings) as db:
+        prepare(db)
     uvicorn.run(
         "api.main:app_from_env",
         factory=True,
@@ -41,25 +51,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     """`alembic upgrade head`."""
-    db = open_database(settings.database_url)
-    migrate.upgrade(db.engine)
-    print(f"schema at {migrate.current_revision(db.engine)}")
+    with database(settings) as db:
+        migrate.upgrade(db.engine)
+        print(f"schema at {migrate.current_revision(db.engine)}")
     return 0
 
 
 def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
     """Add the Södertörn seed data if it is missing."""
-    db = open_database(settings.database_url)
-    migrate.upgrade(db.engine)
-    added = seed.seed(db, utc_now())
+    with database(settings) as db:
+        migrate.upgrade(db.engine)
+        added = seed.seed(db, utc_now())
     print("seeded" if added else "already seeded")
     return 0
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create a key; its token is the last line of stdout."""
-    db = open_database(settings.database_url)
-    with db.writes() as session:
+    with database(settings) as db, db.writes() as session:
         token = keys.create(session, args.name, Role(args.role), args.board, SYSTEM, utc_now())
         session.commit()
     print(f"created {args.role} key {args.name!r}; the token is shown once:", file=sys.stderr)
@@ -69,8 +78,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
     """Names, roles, boards, created and last used; never tokens."""
-    db = open_database(settings.database_url)
-    with db.reads() as session:
+    with database(settings) as db, db.reads() as session:
         rows = keys.listing(session)
     print(f"{'NAME':24} {'ROLE':12} {'BOARD':12} {'CREATED':22} {'LAST USED':22} REVOKED")
     for k in rows:
@@ -83,12 +91,22 @@ def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke a key at once."""
-    db = open_database(settings.database_url)
-    with db.writes() as session:
+    with database(settings) as db, db.writes() as session:
         keys.revoke(session, args.name, SYSTEM, utc_now())
         session.commit()
     print(f"revoked {args.name!r}")
     return 0
+
+
+def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
+    """Re-compute the audit chains; exit 1 when one is broken."""
+    with database(settings) as db:
+        result = audit_queries.verify_database(db)
+    if result.ok:
+        print(f"ok: {result.events} events, head {result.head}")
+        return 0
+    print(f"BROKEN at seq {result.first_bad_seq}: {result.reason}")
+    return 1
 
 
 def _ts(value: datetime | None) -> str:
@@ -128,6 +146,12 @@ def parser() -> argparse.ArgumentParser:
     revoke = k.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_keys_revoke)
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="check the hash chains; exit 1 when broken").set_defaults(
+        func=cmd_audit_verify
+    )
     return p
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from db.models import ChainHead
@@ -45,6 +45,39 @@ def event_hash(row: EventRow) -> str:
     return hashlib.sha256(canonical(fields)).hexdigest()
 
 
+WRITERS_LOCK = 0x7261746966790001
+"""PostgreSQL advisory lock key: writers hold it shared, `settled_seq` briefly exclusive."""
+
+
+def _announce_writer(session: Session) -> None:
+    """On PostgreSQL, hold the writers' lock (shared) until this transaction ends.
+
+    A sequence hands out `seq` before commit, so events can become visible out
+    of `seq` order. `settled_seq` takes the lock exclusively for an instant:
+    once it has it, every event numbered so far is committed or rolled back.
+    """
+    if (
+        session.bind is not None
+        and session.bind.dialect.name == "postgresql"
+        and not session.info.get("audit_writer")
+    ):
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": WRITERS_LOCK})
+        session.info["audit_writer"] = True
+
+
+def settled_seq(session: Session) -> int:
+    """The highest `seq` below which no event can still appear (keyset paging stays exact)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITERS_LOCK})
+        try:
+            top = session.scalar(select(func.max(EventRow.seq)))
+        finally:
+            session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITERS_LOCK})
+        return top or 0
+    # SQLite: writers are serialized and commit in seq order.
+    return session.scalar(select(func.max(EventRow.seq))) or 0
+
+
 def append(
     session: Session,
     events: Iterable[Event],
@@ -54,6 +87,8 @@ def append(
 ) -> list[EventRow]:
     """Write `events` to their chains in the current transaction and return the rows."""
     rows = []
+    if events:
+        _announce_writer(session)
     for event in events:
         chain = event.program_id or GLOBAL_CHAIN
         head = session.scalars(

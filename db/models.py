@@ -145,6 +145,10 @@ class Event(Base):
         Index("ix_events_version_seq", "version_id", "seq"),
         Index("ix_events_program_seq", "program_id", "seq"),
         Index("ix_events_chain_seq", "chain", "seq"),
+        Index("ix_events_board_seq", "board_id", "seq"),
+        Index("ix_events_actor_seq", "actor_name", "seq"),
+        Index("ix_events_type_seq", "type", "seq"),
+        Index("ix_events_at", "at"),
         {"sqlite_autoincrement": True},
     )
 

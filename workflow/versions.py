@@ -52,6 +52,25 @@ class Decision:
         """When the decision gains legal force, once its announcement date is known."""
         return final_on(self.announced_on)
 
+    def fields(self) -> dict[str, str | None]:
+        """Every field as plain JSON values, for the audit trail."""
+
+        def iso(d: date | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "decision_id": self.id,
+            "outcome": self.outcome.value,
+            "decided_on": self.decided_on.isoformat(),
+            "paragraph": self.paragraph,
+            "case_number": self.case_number,
+            "document_sha256": self.document_sha256,
+            "minutes_attested_on": iso(self.minutes_attested_on),
+            "announced_on": iso(self.announced_on),
+            "final_on": iso(self.final_on),
+            "note": self.note,
+        }
+
 
 @dataclass
 class Version:
@@ -162,7 +181,7 @@ def record_decision(
     if status is BoardStatus.APPROVED:
         version.approved_on[board] = decision.decided_on
     version.new_decisions.append(decision)
-    version._event("decision.recorded", board, outcome=decision.outcome.value)
+    version._event("decision.recorded", board, **decision.fields())
 
     if decision.outcome in REJECTING_OUTCOMES:
         version.state = fire(VERSION_MACHINE, "reject", version.state)

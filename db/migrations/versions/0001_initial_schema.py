@@ -61,6 +61,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_chain_seq", ["chain", "seq"], unique=False)
+        batch_op.create_index("ix_events_board_seq", ["board_id", "seq"], unique=False)
+        batch_op.create_index("ix_events_actor_seq", ["actor_name", "seq"], unique=False)
+        batch_op.create_index("ix_events_type_seq", ["type", "seq"], unique=False)
+        batch_op.create_index("ix_events_at", ["at"], unique=False)
         batch_op.create_index("ix_events_program_seq", ["program_id", "seq"], unique=False)
         batch_op.create_index("ix_events_version_seq", ["version_id", "seq"], unique=False)
         batch_op.create_index(
@@ -281,6 +285,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_events_version_seq")
         batch_op.drop_index("ix_events_program_seq")
         batch_op.drop_index("ix_events_chain_seq")
+        batch_op.drop_index("ix_events_board_seq")
+        batch_op.drop_index("ix_events_actor_seq")
+        batch_op.drop_index("ix_events_type_seq")
+        batch_op.drop_index("ix_events_at")
 
     op.drop_table("events")
     op.drop_table("chain_heads")

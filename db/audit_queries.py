@@ -1,0 +1,208 @@
+"""Reading the audit trail: filtered pages, streaming export, verification, the register."""
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from db import models
+from db.audit import GENESIS, event_hash, settled_seq
+from db.engine import Database
+from db.queries import View, board_statuses, decode_cursor, encode_cursor
+from workflow.errors import InvalidValue
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The contract's audit filters; None means any."""
+
+    program_id: str | None = None
+    version_id: str | None = None
+    board_id: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """`query` narrowed to the events these filters allow."""
+        e = models.Event
+        for column, value in (
+            (e.program_id, self.program_id),
+            (e.version_id, self.version_id),
+            (e.board_id, self.board_id),
+            (e.actor_name, self.actor),
+            (e.type, self.type),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if self.since is not None:
+            query = query.where(e.at >= self.since)
+        if self.until is not None:
+            query = query.where(e.at < self.until)
+        return query
+
+
+def event_view(row: models.Event) -> View:
+    """Event as the contract shows it."""
+    return {
+        "seq": row.seq,
+        "at": row.at,
+        "type": row.type,
+        "actor": {"name": row.actor_name, "role": row.actor_role, "board_id": row.actor_board_id},
+        "program_id": row.program_id,
+        "version_id": row.version_id,
+        "board_id": row.board_id,
+        "data": row.data,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+def list_events(session: Session, filters: Filters, limit: int, cursor: str | None) -> View:
+    """A page of events in `seq` order.
+
+    Only events up to the settled `seq` are shown, so a page never skips an
+    event that commits later with a lower number: paging while events arrive
+    misses nothing and repeats nothing.
+    """
+    after = 0
+    if cursor is not None:
+        try:
+            after = int(decode_cursor(cursor))
+        except ValueError:
+            raise InvalidValue("cursor is not one this service gave out") from None
+    horizon = settled_seq(session)
+    query = filters.apply(select(models.Event)).where(
+        models.Event.seq > after, models.Event.seq <= horizon
+    )
+    rows = list(session.scalars(query.order_by(models.Event.seq).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    # At the end of what is settled, hand back a cursor anyway when the page was
+    # full, so a client polling for new events continues from the right place.
+    next_cursor = encode_cursor(str(rows[-1].seq)) if more else None
+    return {"items": [event_view(r) for r in rows], "next_cursor": next_cursor}
+
+
+def stream_events(
+    session: Session, filters: Filters, batch: int = 1000, settled: bool = True
+) -> Iterator[models.Event]:
+    """Every matching event in `seq` order, fetched in batches (constant memory).
+
+    With `settled`, only events up to the settled `seq` (see `list_events`);
+    without, everything the session's snapshot sees.
+    """
+    horizon = settled_seq(session) if settled else None
+    after = 0
+    while True:
+        query = filters.apply(select(models.Event)).where(models.Event.seq > after)
+        if horizon is not None:
+            query = query.where(models.Event.seq <= horizon)
+        rows = list(session.scalars(query.order_by(models.Event.seq).limit(batch)))
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What re-computing the chains found."""
+
+    ok: bool
+    events: int
+    head: str | None = None
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session) -> Verification:
+    """Re-compute every chain; name the first `seq` where one breaks.
+
+    Run it in one snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
+    transaction is one), so the chain heads and the events agree.
+    """
+    heads = {h.chain: (h.seq, h.hash) for h in session.scalars(select(models.ChainHead))}
+    last: dict[str, tuple[int, str]] = {}
+    count = 0
+    for row in stream_events(session, Filters(), settled=False):
+        count += 1
+        if row.prev_hash != last.get(row.chain, (0, GENESIS))[1]:
+            return _broken(count, row.seq, "prev_hash does not link to the chain's previous event")
+        if event_hash(row) != row.hash:
+            return _broken(count, row.seq, "hash does not match the event's content")
+        if row.chain not in heads or row.seq > heads[row.chain][0]:
+            return _broken(count, row.seq, "event is past its chain's recorded head")
+        last[row.chain] = (row.seq, row.hash)
+    for chain, (seq, digest) in sorted(heads.items(), key=lambda h: h[1][0]):
+        if seq and last.get(chain) != (seq, digest):
+            return _broken(count, seq, "the chain's last event is missing or altered")
+    combined = "\n".join(f"{chain}:{digest}" for chain, (_seq, digest) in sorted(last.items()))
+    return Verification(ok=True, events=count, head=hashlib.sha256(combined.encode()).hexdigest())
+
+
+def _broken(count: int, seq: int, reason: str) -> Verification:
+    return Verification(ok=False, events=count, first_bad_seq=seq, reason=reason)
+
+
+REGISTER_COLUMNS = [
+    "board_id",
+    "municipality",
+    "body",
+    "outcome",
+    "decided_on",
+    "paragraph",
+    "case_number",
+    "minutes_attested_on",
+    "announced_on",
+    "final_on",
+    "recorded_by",
+    "recorded_at",
+]
+
+
+def register(session: Session, version: models.Version) -> list[View]:
+    """One row per member board: the decision that stands (or the open status)."""
+    latest: dict[str, models.Decision] = {}
+    for decision in session.scalars(
+        select(models.Decision)
+        .where(models.Decision.version_id == version.id)
+        .order_by(models.Decision.recorded_at, models.Decision.id)
+    ):
+        latest[decision.board_id] = decision
+    boards = {b.id: b for b in session.scalars(select(models.Board))}
+    rows = []
+    for status in board_statuses(session, version):
+        board = boards[status["board_id"]]
+        d = latest.get(board.id)
+        rows.append(
+            {
+                "board_id": board.id,
+                "municipality": board.municipality,
+                "body": board.name,
+                "outcome": status["status"],
+                "decided_on": d.decided_on if d else None,
+                "paragraph": d.paragraph if d else None,
+                "case_number": d.case_number if d else None,
+                "minutes_attested_on": d.minutes_attested_on if d else None,
+                "announced_on": d.announced_on if d else None,
+                "final_on": d.final_on if d else None,
+                "recorded_by": d.recorded_by if d else None,
+                "recorded_at": d.recorded_at if d else None,
+            }
+        )
+    return rows
+
+
+def verify_database(db: Database) -> Verification:
+    """`verify` in a consistent snapshot of the whole trail."""
+    with db.reads() as session:
+        if db.dialect == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return verify(session)
