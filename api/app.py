@@ -7,9 +7,10 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import audit, boards, ops, programs, versions
+from api.routes import audit, boards, ops, programs, versions, webhooks
 from api.settings import Settings
 from db.engine import Database
+from notifications.webhooks import enqueue as enqueue_webhooks
 
 DESCRIPTION = """
 Approval of programs that several municipalities draft together: a version is
@@ -32,10 +33,12 @@ def create_app(
     settings = settings or Settings()
     app = FastAPI(title="ratify", version="1", description=DESCRIPTION)
     app.state.db = db
+    if enqueue_webhooks not in db.outbox_writers:
+        db.outbox_writers.append(enqueue_webhooks)
     app.state.clock = clock
     app.state.settings = settings
     errors.install(app)
-    for module in (ops, boards, programs, versions, audit):
+    for module in (ops, boards, programs, versions, audit, webhooks):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

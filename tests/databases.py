@@ -23,6 +23,9 @@ BACKENDS = [
     if b.strip()
 ]
 TABLES = [
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhooks",
     "idempotency_keys",
     "api_keys",
     "decisions",
