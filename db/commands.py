@@ -139,7 +139,12 @@ def record_decision(
     predecessor = None
     if version.replaces is not None:
         predecessor = uow.versions.get(version.replaces, lock=True)
-    domain.record_decision(version, decision, uow.now, predecessor)
+    in_force_id = uow.session.scalar(
+        select(models.Version.id).where(
+            models.Version.program_id == version.program_id, models.Version.state == "in_force"
+        )
+    )
+    domain.record_decision(version, decision, uow.now, predecessor, in_force_id)
 
 
 def _locked(uow: UnitOfWork, version_id: str, if_match: str | None) -> domain.Version:

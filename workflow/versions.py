@@ -155,11 +155,14 @@ def record_decision(
     decision: Decision,
     now: datetime,
     predecessor: Version | None = None,
+    in_force_id: str | None = None,
 ) -> None:
     """Record a board's decision; the last approval puts the version in force.
 
     `predecessor` is the version that `version` replaces (None if it replaces
     none); it is superseded in the same command when `version` enters into force.
+    `in_force_id` is the program's version in force now, if any: a version
+    that replaces none cannot enter into force beside it.
     """
     if version.state is not VersionState.SENT_OUT:
         raise InvalidTransition(
@@ -177,32 +180,42 @@ def record_decision(
     if decision.document_sha256 is not None and decision.document_sha256 != version.document_sha256:
         raise DocumentMismatch("document_sha256 is not the version's document")
 
+    # Decide the version's next state before changing anything, so a refusal
+    # (the predecessor is no longer in force) leaves the version as it was.
+    statuses = {**version.statuses, board: status}
+    all_approved = all(statuses.get(b) is BoardStatus.APPROVED for b in version.members)
+    state = version.state
+    if decision.outcome in REJECTING_OUTCOMES:
+        state = fire(VERSION_MACHINE, "reject", version.state)
+    elif all_approved:
+        if (predecessor.id if predecessor else None) != version.replaces:
+            raise ValueError("predecessor must be the version that this version replaces")
+        guards = {
+            "all_members_approved": lambda: all_approved,
+            "predecessor_in_force": lambda: (
+                predecessor.state is VersionState.IN_FORCE if predecessor else in_force_id is None
+            ),
+        }
+        state = fire(
+            VERSION_MACHINE, "enter_into_force", version.state, guards, PredecessorNotInForce
+        )
+
     version.statuses[board] = status
     if status is BoardStatus.APPROVED:
         version.approved_on[board] = decision.decided_on
     version.new_decisions.append(decision)
     version._event("decision.recorded", board, **decision.fields())
-
-    if decision.outcome in REJECTING_OUTCOMES:
-        version.state = fire(VERSION_MACHINE, "reject", version.state)
+    if state is VersionState.REJECTED:
+        version.state = state
         version._event("version.rejected", board, outcome=decision.outcome.value)
-    elif version.all_members_approved():
+    elif state is VersionState.IN_FORCE:
         _enter_into_force(version, predecessor)
 
 
 def _enter_into_force(version: Version, predecessor: Version | None) -> None:
-    if (predecessor is None) != (version.replaces is None):
-        raise ValueError("predecessor must be the version that this version replaces")
-    guards = {
-        "all_members_approved": version.all_members_approved,
-        "predecessor_in_force": lambda: (
-            predecessor is None or predecessor.state is VersionState.IN_FORCE
-        ),
-    }
-    version.state = fire(
-        VERSION_MACHINE, "enter_into_force", version.state, guards, failure=PredecessorNotInForce
-    )
+    """Put `version` in force (its guards were checked) and supersede its predecessor."""
     on = max(max(version.approved_on.values()), version.valid_from)
+    version.state = VersionState.IN_FORCE
     version.in_force_from = on
     version._event("version.in_force", in_force_from=on.isoformat(), replaces=version.replaces)
     if predecessor is not None:
