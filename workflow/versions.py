@@ -184,7 +184,7 @@ def record_decision(
     # (the predecessor is no longer in force) leaves the version as it was.
     statuses = {**version.statuses, board: status}
     all_approved = all(statuses.get(b) is BoardStatus.APPROVED for b in version.members)
-    state = version.state
+    state: VersionState = version.state
     if decision.outcome in REJECTING_OUTCOMES:
         state = fire(VERSION_MACHINE, "reject", version.state)
     elif all_approved:
