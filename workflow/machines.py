@@ -70,9 +70,8 @@ def fire(
 ) -> S:
     """Return the state that `trigger` leads to from `state`, or raise.
 
-    Guards are looked up by the condition names of the declaration; a
-    transition whose guards fail raises the error mapped to that guard name
-    in `failure` (default `InvalidTransition`).
+    Guards are looked up by the condition names of the declaration; when
+    one fails, `failure` (default `InvalidTransition`) is raised.
     """
     candidates = machine.get_transitions(trigger=trigger, source=state.value)
     if not candidates:

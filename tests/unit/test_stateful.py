@@ -3,10 +3,10 @@
 One program with three member boards and up to ten versions. The first version
 either is imported as already in force (like SUP 2013) or is a draft that replaces
 nothing; every later version replaces one that exists (most often the one in force,
-else any other, which may be superseded, withdrawn, rejected or still open). Only the
-first version replaces nothing: the domain sees a version and its predecessor only,
-so it cannot stop a second version that replaces nothing from entering into force
-beside the one in force (that is left to the database's unique index).
+else any other, which may be superseded, withdrawn, rejected or still open, and
+sometimes none at all). Decisions are recorded as db/commands.py does: with the
+predecessor and the id of the program's version in force, so that a version that
+replaces none cannot enter into force beside it.
 
 Rules send out, withdraw and record decisions with random boards (including one
 that is no member), outcomes, dates (including future ones) and documents. An
@@ -168,9 +168,9 @@ class ProgramVersions(RuleBasedStateMachine):
     @precondition(lambda self: len(self.versions) < MAX_VERSIONS)
     @rule(
         data=st.data(),
-        choice=st.integers(min_value=0, max_value=9),
+        choice=st.sampled_from(range(10)),
         valid_from=ANY_DAY,
-        length=st.one_of(st.none(), st.integers(min_value=-30, max_value=5000)),
+        length=st.one_of(st.none(), st.integers(min_value=0, max_value=5000)),
         with_document=st.booleans(),
     )
     def create_version(
@@ -181,10 +181,11 @@ class ProgramVersions(RuleBasedStateMachine):
         length: int | None,
         with_document: bool,
     ) -> None:
-        """A draft replacing the version in force (mostly), any other one, or, refused,
-        a version of another program."""
+        """A draft replacing the version in force (mostly), any other one or none;
+        refused when it replaces a version of another program or ends before it starts."""
         current = self.in_force_id()
-        if choice == 0:
+        replaces: Version | None
+        if choice == 9:
             replaces = import_in_force(
                 version_id="x0",
                 program_id="another-program",
@@ -192,15 +193,21 @@ class ProgramVersions(RuleBasedStateMachine):
                 in_force_from=date(2013, 4, 29),
                 note="elsewhere",
             )
-        elif choice <= 5 and current is not None:
+        elif choice in (6, 7):
+            replaces = None
+        elif choice <= 3 and current is not None:
             replaces = self.versions[current]
         else:
             replaces = self.versions[data.draw(st.sampled_from(sorted(self.versions)))]
-        replaces_before = snapshot(replaces)
+        replaces_before = snapshot(replaces) if replaces else None
         valid_until = None if length is None else valid_from + timedelta(days=length)
+        if choice == 8:
+            valid_until = valid_from - timedelta(days=1 + (length or 0) % 30)
         number = len(self.versions)
         expected: type[DomainError] | None = None
-        if replaces.program_id != PROGRAM or (valid_until is not None and valid_until < valid_from):
+        if (replaces is not None and replaces.program_id != PROGRAM) or (
+            valid_until is not None and valid_until < valid_from
+        ):
             expected = InvalidValue
         created: list[Version] = []
 
@@ -218,13 +225,13 @@ class ProgramVersions(RuleBasedStateMachine):
             )
 
         self.run(expected, command)
-        assert replaces == replaces_before
+        assert (snapshot(replaces) if replaces else None) == replaces_before
         if expected is not None:
             assert created == []
             return
         [version] = created
         assert version.state is V.DRAFTED
-        assert version.replaces == replaces.id
+        assert version.replaces == (replaces.id if replaces else None)
         assert version.valid_from == valid_from
         assert version.statuses == {}
         assert types(version.events) == ["version.drafted"]
@@ -261,6 +268,15 @@ class ProgramVersions(RuleBasedStateMachine):
             assert version.events[-1].data["reason"] == reason
 
     # --- decisions --------------------------------------------------------------------------
+
+    @precondition(lambda self: bool(self.ids_in(V.SENT_OUT)))
+    @rule(data=st.data())
+    def every_undecided_board_approves(self, data: st.DataObject) -> None:
+        """The remaining member boards approve one version, one decision after another."""
+        version = self.versions[data.draw(st.sampled_from(self.ids_in(V.SENT_OUT)))]
+        for board in MEMBERS:
+            if version.state is V.SENT_OUT and version.status_of(board) not in DECIDED_FOR_GOOD:
+                self.record(version, board, Outcome.APPROVED, data.draw(PAST), None)
 
     @precondition(lambda self: bool(self.ids_in(V.SENT_OUT)))
     @rule(data=st.data(), decided_on=PAST, name_document=st.booleans())
@@ -322,6 +338,7 @@ class ProgramVersions(RuleBasedStateMachine):
         document: str | None,
     ) -> None:
         predecessor = self.versions[version.replaces] if version.replaces else None
+        in_force_id = self.in_force_id()
         approvals = self.approvals[version.id]
         last_approval = outcome is Outcome.APPROVED and set(approvals) | {board} == set(MEMBERS)
         expected: type[DomainError] | None = None
@@ -335,7 +352,10 @@ class ProgramVersions(RuleBasedStateMachine):
             expected = InvalidValue
         elif document is not None and document != version.document_sha256:
             expected = DocumentMismatch
-        elif last_approval and predecessor is not None and predecessor.state is not V.IN_FORCE:
+        elif last_approval and (
+            (predecessor is not None and predecessor.state is not V.IN_FORCE)
+            or (predecessor is None and in_force_id is not None)
+        ):
             expected = PredecessorNotInForce
 
         self.decision_count += 1
@@ -351,7 +371,9 @@ class ProgramVersions(RuleBasedStateMachine):
         version_count = len(version.events)
         predecessor_count = len(predecessor.events) if predecessor else 0
 
-        self.run(expected, lambda: record_decision(version, decision, NOW, predecessor))
+        self.run(
+            expected, lambda: record_decision(version, decision, NOW, predecessor, in_force_id)
+        )
         if expected is not None:
             return
 

@@ -743,6 +743,37 @@ def test_the_predecessor_must_be_the_version_replaced() -> None:
     assert raised
 
 
+def test_a_version_replacing_none_cannot_enter_into_force_beside_the_one_in_force() -> None:
+    old = old_version()
+    version = sent_out_version()
+    record_decision(version, decision("botkyrka"), NOW, None, old.id)
+    record_decision(version, decision("haninge"), NOW, None, old.id)
+    with refused(PredecessorNotInForce, version, old):
+        record_decision(version, decision("tyreso"), NOW, None, old.id)
+    # the board is still to decide, and a rejection is still accepted
+    assert version.status_of("tyreso") is BoardStatus.PENDING
+    record_decision(version, decision("tyreso", Outcome.REJECTED), NOW, None, old.id)
+    assert version.state is VersionState.REJECTED
+    assert old.state is VersionState.IN_FORCE
+
+
+def test_a_version_replacing_none_enters_into_force_when_none_is_in_force() -> None:
+    version = sent_out_version()
+    for board in MEMBERS:
+        record_decision(version, decision(board), NOW, None, None)
+    assert version.state is VersionState.IN_FORCE
+
+
+def test_the_version_in_force_does_not_block_the_version_that_replaces_it() -> None:
+    old = old_version()
+    version = sent_out_version(replaces=old)
+    for board in MEMBERS:
+        record_decision(version, decision(board), NOW, old, old.id)
+    assert version.state is VersionState.IN_FORCE
+    assert old.state is VersionState.SUPERSEDED
+    assert old.superseded_by == version.id
+
+
 # --- import_in_force -------------------------------------------------------------------------
 
 
