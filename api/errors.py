@@ -7,7 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from api.encoding import dumps
@@ -133,6 +133,17 @@ def _integrity(_request: Request, exc: Exception) -> Response:
     )
 
 
+def _data(_request: Request, exc: Exception) -> Response:
+    """A value the database cannot store or compare (a NUL byte in an id on PostgreSQL …)."""
+    log.warning("data_error", error=str(getattr(exc, "orig", None) or exc)[:500])
+    return problem(
+        422,
+        "validation_error",
+        "A field is invalid",
+        "a value in the request cannot be stored or compared by the database",
+    )
+
+
 def _operational(_request: Request, exc: Exception) -> Response:
     log.error("database_unavailable", error=str(exc.__cause__ or exc)[:500])
     return problem(
@@ -156,5 +167,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,9 +1,22 @@
-"""Request and response bodies. Unknown fields are refused (422)."""
+"""Request and response bodies. Unknown fields are refused (422).
 
+Request dates are ISO 8601 calendar dates (`2019-06-10`) and nothing else: no
+numbers, no timestamps. Request text may not contain NUL (PostgreSQL cannot
+store it), and no text is longer than its column.
+"""
+
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from workflow.states import BoardStatus, Outcome, VersionState
 
@@ -13,6 +26,35 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""Text stored in a 200-character column."""
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: Any) -> Any:
+    """Let through `YYYY-MM-DD` strings (and dates, for Python callers) only."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be an ISO 8601 calendar date, YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether any string in a JSON value, keys included, holds NUL (no recursion: any depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            stack += item
+    return False
 
 
 class In(BaseModel):
@@ -20,11 +62,18 @@ class In(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text may not contain NUL (U+0000)")
+        return data
+
 
 class BoardIn(In):
     id: Slug
-    municipality: Text
-    name: Text
+    municipality: Name
+    name: Name
     municipality_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
     email: Email
 
@@ -62,9 +111,9 @@ class Document(In):
 
 class VersionIn(In):
     label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    drafted_on: date
-    valid_from: date
-    valid_until: date | None = None
+    drafted_on: IsoDate
+    valid_from: IsoDate
+    valid_until: IsoDate | None = None
     replaces: str | None = None
     document: Document | None = None
 
@@ -99,7 +148,7 @@ class Version(BaseModel):
 
 
 class SendOutIn(In):
-    respond_by: date
+    respond_by: IsoDate
 
 
 class WithdrawIn(In):
@@ -109,12 +158,12 @@ class WithdrawIn(In):
 class DecisionIn(In):
     board_id: Slug
     outcome: Outcome
-    decided_on: date
+    decided_on: IsoDate
     paragraph: ShortText
     case_number: ShortText
     document_sha256: Sha256 | None = None
-    minutes_attested_on: date | None = None
-    announced_on: date | None = None
+    minutes_attested_on: IsoDate | None = None
+    announced_on: IsoDate | None = None
     note: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from db import models
 from db.repositories import program_members
@@ -70,9 +71,13 @@ def page(
 
 
 def _from_key(key: Any, value: Any) -> Any:
-    python_type = key.type.python_type
+    column_type = key.type.impl if isinstance(key.type, TypeDecorator) else key.type
+    python_type = column_type.python_type
     if python_type is datetime:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamp without a zone")
+        return moment
     if python_type is date:
         return date.fromisoformat(value)
     if not isinstance(value, python_type):

@@ -74,8 +74,31 @@ class VersionRepository:
         self.seen[version.id] = (version, row)
 
     def store(self, actor: Actor, now: datetime) -> None:
-        """Copy every tracked version's changes to its row and insert its new decisions."""
+        """Copy every tracked version's changes to its row and insert its new decisions.
+
+        A version entering into force is written after the rest are flushed: the
+        flush orders UPDATEs by primary key, and the one-in-force-per-program
+        unique index is checked per statement, so the superseded predecessor
+        must leave `in_force` first.
+        """
+        first: list[tuple[domain.Version, models.Version]] = []
+        entering: list[tuple[domain.Version, models.Version]] = []
         for version, row in self.seen.values():
+            enters = version.state is VersionState.IN_FORCE and row.state != version.state.value
+            (entering if enters else first).append((version, row))
+        self._copy(first, actor, now)
+        if entering:
+            self.session.flush()
+            self._copy(entering, actor, now)
+        self.session.flush()
+
+    def _copy(
+        self,
+        tracked: list[tuple[domain.Version, models.Version]],
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        for version, row in tracked:
             row.state = version.state.value
             row.sent_out_at = version.sent_out_at
             row.respond_by = version.respond_by
@@ -104,7 +127,6 @@ class VersionRepository:
                     )
                 )
             version.new_decisions.clear()
-        self.session.flush()
 
     def collect_events(self) -> list[Event]:
         """Take the events every tracked version recorded, in the order they happened."""

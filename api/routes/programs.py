@@ -1,6 +1,5 @@
 """Programs, their versions and which version was in force on a date."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,7 @@ from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.errors import ApiError
 from api.routes.common import Cursor, Limit, json_response
+from api.schemas import IsoDate
 from api.writes import Result, run_write
 from db import commands, models, queries
 from db.uow import UnitOfWork
@@ -89,7 +89,7 @@ def in_force(
     clock: ClockDep,
     _actor: Annotated[Actor, Depends(auth.READ)],
     on: Annotated[
-        date | None, Query(description="a date in Europe/Stockholm; default today")
+        IsoDate | None, Query(description="YYYY-MM-DD in Europe/Stockholm; default today")
     ] = None,
 ) -> Response:
     """The version that was in force on `on`."""
