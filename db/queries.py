@@ -72,7 +72,7 @@ def page(
 
 def _from_key(key: Any, value: Any) -> Any:
     column_type = key.type.impl if isinstance(key.type, TypeDecorator) else key.type
-    python_type: type = column_type.python_type
+    python_type: Any = column_type.python_type
     if python_type is datetime:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
