@@ -1,15 +1,18 @@
 """The FastAPI application: the composition root of the HTTP service."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, ui
 from api.limits import BodyLimit
-from api.routes import audit, boards, ops, programs, versions, webhooks
-from api.settings import Settings
+from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
+from api.settings import Settings, notifications_config
 from db.engine import Database
+from notifications import outbox
+from notifications.clock import start_scheduler
 from notifications.webhooks import enqueue as enqueue_webhooks
 
 DESCRIPTION = """
@@ -26,19 +29,40 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the reminder and e-mail clock beside HTTP when the settings ask for it (`serve`)."""
+    settings: Settings = app.state.settings
+    scheduler = None
+    if settings.run_scheduler:
+        scheduler = start_scheduler(
+            app.state.db,
+            notifications_config(settings),
+            app.state.clock,
+            settings.scheduler_interval_seconds,
+        )
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+
+
 def create_app(
     db: Database, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     """The app, wired to `db` (already migrated) and `clock`."""
     settings = settings or Settings()
-    app = FastAPI(title="ratify", version="1", description=DESCRIPTION)
+    app = FastAPI(title="ratify", version="1", description=DESCRIPTION, lifespan=_lifespan)
     app.state.db = db
     if enqueue_webhooks not in db.outbox_writers:
         db.outbox_writers.append(enqueue_webhooks)
+    outbox.install(db, notifications_config(settings))
     app.state.clock = clock
     app.state.settings = settings
     errors.install(app)
-    for module in (ops, boards, programs, versions, audit, webhooks):
+    for module in (ops, boards, programs, versions, reminders, audit, webhooks):
         app.include_router(module.router)
+    ui.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

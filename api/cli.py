@@ -1,7 +1,10 @@
 """The `ratify` command line."""
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,9 +13,10 @@ import uvicorn
 
 from api.app import utc_now
 from api.logging import configure_logging
-from api.settings import Settings
+from api.settings import Settings, notifications_config
 from db import audit_queries, keys, migrate, seed
 from db.engine import Database, open_database
+from notifications import clock, outbox
 from workflow.actors import SYSTEM, Role
 from workflow.errors import DomainError
 
@@ -21,6 +25,7 @@ from workflow.errors import DomainError
 def database(settings: Settings) -> Iterator[Database]:
     """The configured database, its connections closed afterwards."""
     db = open_database(settings.database_url)
+    outbox.install(db, notifications_config(settings))
     try:
         yield db
     finally:
@@ -37,6 +42,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
     with database(settings) as db:
         prepare(db)
+    os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
     uvicorn.run(
         "api.main:app_from_env",
         factory=True,
@@ -109,6 +115,62 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
+    """One reminder sweep as if the clock read `--now`, then every e-mail due delivered."""
+    now = args.now or utc_now()
+    with database(settings) as db:
+        if not _at_head(db):
+            return 2
+        report = clock.tick(db, notifications_config(settings), now)
+    swept, delivered = report.swept, report.delivered
+    print(
+        f"swept as of {_ts(now)}: {swept.queued} reminders queued, "
+        f"{swept.coalesced} coalesced, {swept.stopped} boards done"
+    )
+    print(
+        f"delivered: {delivered.sent} sent, {delivered.retrying} to retry, "
+        f"{delivered.failed} failed"
+    )
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
+    """The reminder and e-mail clock without HTTP, until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with database(settings) as db:
+        if not _at_head(db):
+            return 2
+        scheduler = clock.start_scheduler(
+            db, notifications_config(settings), utc_now, settings.scheduler_interval_seconds
+        )
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            scheduler.shutdown()
+    return 0
+
+
+def _at_head(db: Database) -> bool:
+    if migrate.at_head(db.engine):
+        return True
+    print("ratify: error: the schema is not at head; run `ratify db upgrade`", file=sys.stderr)
+    return False
+
+
+def _instant(text: str) -> datetime:
+    """An RFC 3339 timestamp with its offset, e.g. `2019-06-10T06:00:00Z`."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 timestamp: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset (add Z or +01:00)")
+    return value.astimezone(UTC)
+
+
 def _ts(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
 
@@ -151,6 +213,15 @@ def parser() -> argparse.ArgumentParser:
     )
     audit.add_parser("verify", help="check the hash chains; exit 1 when broken").set_defaults(
         func=cmd_audit_verify
+    )
+    reminders = sub.add_parser("reminders", help="reminder e-mails").add_subparsers(
+        dest="reminders_command", required=True
+    )
+    run = reminders.add_parser("run", help="one sweep, then deliver every e-mail due")
+    run.add_argument("--now", type=_instant, help="RFC 3339; act as if the clock read this")
+    run.set_defaults(func=cmd_reminders_run)
+    sub.add_parser("worker", help="the scheduler and deliveries, no HTTP").set_defaults(
+        func=cmd_worker
     )
     return p
 

@@ -1,9 +1,22 @@
 """Settings, read from `RATIFY_*` environment variables (and a `.env` file)."""
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.outbox import Retry
+from notifications import webhooks
+from notifications.config import Config, Smtp
+from workflow.reminders import Policy
+
+
+def _reminder_offsets(value: str) -> str:
+    """Offsets in days from the answer date, comma-separated: `-14,-3,1`."""
+    Policy.parse(value)
+    return value
 
 
 class Settings(BaseSettings):
@@ -19,7 +32,52 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     maildir: Path = Path("var/mail")
     mail_from: str = "ratify@localhost"
+    smtp_timeout: float = 30.0
+    public_url: str | None = None
+    reminder_offsets: Annotated[str, AfterValidator(_reminder_offsets)] = "-14,-3,1"
+    reminder_repeat_days: int = 7
+    reminder_hour: int = 8
+    mail_max_attempts: int = 8
+    mail_retry_cap_minutes: int = 60
+    mail_lease_seconds: int = 300
+    mail_batch_size: int = 20
+    scheduler_interval_seconds: float = 60.0
+    run_scheduler: bool = False
     webhook_allowed_hosts: str = ""
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+
+
+def notifications_config(settings: Settings) -> Config:
+    """The plain values the reminders, the outbox and the mail senders work with."""
+    smtp = None
+    if settings.smtp_host:
+        smtp = Smtp(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout,
+        )
+    return Config(
+        policy=Policy.parse(
+            settings.reminder_offsets, settings.reminder_repeat_days, settings.reminder_hour
+        ),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+        retry=Retry(
+            max_attempts=settings.mail_max_attempts,
+            cap=timedelta(minutes=settings.mail_retry_cap_minutes),
+            lease=timedelta(seconds=settings.mail_lease_seconds),
+        ),
+        batch_size=settings.mail_batch_size,
+        smtp=smtp,
+        maildir=settings.maildir,
+        webhooks=webhooks.Policy(
+            allowed_hosts=frozenset(
+                h.strip().lower() for h in settings.webhook_allowed_hosts.split(",") if h.strip()
+            )
+        ),
+    )

@@ -23,6 +23,9 @@ BACKENDS = [
     if b.strip()
 ]
 TABLES = [
+    "outbox_mail",
+    "reminders",
+    "reminder_schedule",
     "webhook_attempts",
     "webhook_deliveries",
     "webhooks",

@@ -1,0 +1,141 @@
+"""Signed-in sessions of the status page, and CSRF tokens for its forms.
+
+A session cookie never holds the token. It holds the API key's id and an
+expiry, signed with HMAC-SHA256 under a key derived from that key's stored
+hash (which never leaves the server):
+
+    ratify_session = v1.<key id>.<expires, unix seconds>.<nonce>.<signature>
+
+Every request looks the key up again, so a revoked key (or a key created
+anew under the same name) ends its sessions at once, in every process; no
+session table and no per-process secret are needed, so any number of
+`ratify serve` processes accept each other's sessions.
+
+Forms carry a CSRF token besides `SameSite=Strict`: the login form's token
+is also set in a cookie (double submit), the logout form's is derived from
+the session itself.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from api.auth import Clock
+from db import keys, models
+from db.engine import Database
+from workflow.actors import Actor, Role
+
+SESSION_COOKIE = "ratify_session"
+CSRF_COOKIE = "ratify_csrf"
+LANG_COOKIE = "ratify_lang"
+COOKIE_PATH = "/ui"
+LIFETIME = timedelta(hours=8)
+VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a valid session cookie stands for."""
+
+    actor: Actor
+    key_id: int
+    payload: str
+    signing_key: bytes
+
+    def csrf(self) -> str:
+        """The CSRF token of this session's forms."""
+        return _b64(hmac.digest(self.signing_key, b"csrf\x00" + self.payload.encode(), "sha256"))
+
+    def csrf_ok(self, submitted: str) -> bool:
+        """Whether a form's token belongs to this session."""
+        return hmac.compare_digest(self.csrf(), submitted)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _signing_key(token_hash: str) -> bytes:
+    """The session key of one API key: derived from its stored hash, never sent anywhere."""
+    return hmac.digest(bytes.fromhex(token_hash), b"ratify ui session v1", "sha256")
+
+
+def _sign(signing_key: bytes, payload: str) -> str:
+    return _b64(hmac.digest(signing_key, b"session\x00" + payload.encode(), "sha256"))
+
+
+def sign_in(db: Database, token: str, now: datetime) -> str | None:
+    """A session cookie value for a valid, unrevoked token; None otherwise."""
+    with db.reads() as session:
+        found = keys.resolve(session, token.strip())
+        if found is None:
+            return None
+        _actor, key_id, _last_used = found
+        row = session.get_one(models.ApiKey, key_id)
+        token_hash = row.token_hash
+    expires = int((now + LIFETIME).timestamp())
+    payload = f"{VERSION}.{key_id}.{expires}.{secrets.token_urlsafe(12)}"
+    return f"{payload}.{_sign(_signing_key(token_hash), payload)}"
+
+
+def _parse(cookie: str) -> tuple[int, int, str, str] | None:
+    parts = cookie.split(".")
+    if len(parts) != 5 or parts[0] != VERSION:
+        return None
+    _version, key_id, expires, _nonce, signature = parts
+    if not (key_id.isdigit() and expires.isdigit()) or len(key_id) > 18 or len(expires) > 12:
+        return None
+    return int(key_id), int(expires), cookie.rsplit(".", 1)[0], signature
+
+
+def _load(session: Session, key_id: int) -> models.ApiKey | None:
+    row = session.get(models.ApiKey, key_id)
+    return None if row is None or row.revoked_at is not None else row
+
+
+def resume(db: Database, clock: Clock, cookie: str | None) -> SignedIn | None:
+    """Who the session cookie stands for, checked against the keys table now; else None.
+
+    Like `api.auth.authenticate`, it notes the key's last use (at most once a
+    minute).
+    """
+    parsed = _parse(cookie) if cookie else None
+    if parsed is None:
+        return None
+    key_id, expires, payload, signature = parsed
+    now = clock()
+    if expires <= now.timestamp():
+        return None
+    with db.reads() as session:
+        row = _load(session, key_id)
+        if row is None:
+            return None
+        signing_key = _signing_key(row.token_hash)
+        if not hmac.compare_digest(_sign(signing_key, payload), signature):
+            return None
+        actor = Actor(name=row.name, role=Role(row.role), board_id=row.board_id)
+        last_used_at = row.last_used_at
+    if keys.is_stale(last_used_at, now):
+        with db.writes() as session:
+            keys.touch(session, key_id, now)
+            session.commit()
+    return SignedIn(actor, key_id, payload, signing_key)
+
+
+def new_csrf() -> str:
+    """A fresh token for the login form's double submit."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_matches(cookie: str | None, submitted: str | None) -> bool:
+    """Whether the login form's token equals its cookie's (both present)."""
+    if not cookie or not submitted:
+        return False
+    return hmac.compare_digest(
+        hashlib.sha256(cookie.encode()).digest(), hashlib.sha256(submitted.encode()).digest()
+    )

@@ -1,0 +1,162 @@
+"""Shared pieces of the benchmarks: a PostgreSQL database, a server, keys, wrk."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ADMIN = os.environ.get("RATIFY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def machine() -> str:
+    """One line about the machine the figures come from."""
+    cpu = "unknown cpu"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    pg = subprocess.run(
+        ["psql", ADMIN, "-tAc", "SHOW server_version"], capture_output=True, text=True
+    )
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, PostgreSQL {pg.stdout.strip()}"
+
+
+@contextmanager
+def fresh_database(name: str) -> Iterator[str]:
+    """A new PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL."""
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def ratify(*args: str, env: dict[str, str]) -> str:
+    """Run the CLI; its stdout."""
+    out = subprocess.run(
+        [str(BIN / "ratify"), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout
+
+
+def env_for(url: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RATIFY_DATABASE_URL": url, "RATIFY_LOG_LEVEL": "WARNING", **extra}
+
+
+@contextmanager
+def server(url: str, workers: int, *extra: str) -> Iterator[str]:
+    """`ratify serve` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "ratify"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-scheduler",
+            *extra,
+        ],
+        env=env_for(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not become ready")
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int, threads: int = 2) -> dict[str, Any]:
+    """Run wrk with a Lua script; requests per second and latency percentiles (ms)."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=script.parent,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rate": rate,
+        "p50_ms": pct.get("50"),
+        "p99_ms": pct.get("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "raw": out,
+    }
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def pgbench(url: str, script: Path, clients: int, seconds: int, variables: dict[str, str]) -> float:
+    """Transactions per second of a custom pgbench script."""
+    libpq = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    args = ["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", str(script)]
+    for k, v in variables.items():
+        args += ["-D", f"{k}={v}"]
+    out = subprocess.run([*args, libpq], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def report(name: str, result: dict[str, Any]) -> None:
+    """Print a result as one JSON line and keep it under bench/results/."""
+    result = {"bench": name, "machine": machine(), **result}
+    print(json.dumps(result, indent=2))
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")

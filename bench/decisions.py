@@ -1,0 +1,103 @@
+"""Decision throughput over HTTP on PostgreSQL, against pgbench doing the same transaction.
+
+    .venv/bin/python -m bench.decisions [--workers 1,2,3,4] [--seconds 20] [--programs 3000]
+
+For each server worker count: a fresh database with PROGRAMS programs of the
+eight Södertörn boards, one version each, sent out; wrk with 16 connections
+records approvals (each (version, board) once; every eighth puts a version in
+force). Then pgbench runs the equivalent transaction with 16 clients on the
+same database. Prints both rates, their ratio and the server's p50/p99, and the
+read rate of GET /v1/versions/{id}.
+"""
+
+import argparse
+from datetime import UTC, date, datetime, timedelta
+
+from bench.common import ROOT, env_for, fresh_database, pgbench, ratify, report, server, wrk
+from db import commands, seed
+from db.engine import open_database
+from db.uow import UnitOfWork
+from workflow.actors import SYSTEM
+
+HERE = ROOT / "bench"
+BOARDS = [b[0] for b in seed.BOARDS]
+
+
+def prepare(url: str, programs: int) -> list[str]:
+    """Seed, then PROGRAMS programs with one sent-out version each; the version ids."""
+    ratify("seed", env=env_for(url))
+    db = open_database(url)
+    ids = []
+    now = datetime.now(UTC)
+    with UnitOfWork(db, SYSTEM, now) as uow:
+        for n in range(1, programs + 1):
+            program_id, version_id = f"bp-{n:07d}", f"bv-{n:07d}"
+            commands.create_program(uow, program_id, f"Bench {n}", "bench", BOARDS)
+            draft = commands.Draft(f"B{n}", date(2019, 5, 28), date(2019, 1, 1), None, None)
+            commands.create_version(uow, program_id, draft, version_id=version_id)
+            commands.send_out(uow, version_id, now.date() + timedelta(days=30), None)
+            ids.append(version_id)
+        uow.commit()
+    db.dispose()
+    return ids
+
+
+def write_data(url: str, versions: list[str]) -> None:
+    """data.lua for the wrk scripts: versions, boards, a token per board, a reader token."""
+    env = env_for(url)
+    tokens = {
+        b: ratify(
+            "keys", "create", "--role", "board", "--board", b, "--name", f"bench-{b}", env=env
+        ).split()[-1]
+        for b in BOARDS
+    }
+    reader = ratify(
+        "keys", "create", "--role", "secretariat", "--name", "bench-reader", env=env
+    ).split()[-1]
+    lines = ["versions = {" + ",".join(f'"{v}"' for v in versions) + "}"]
+    lines.append("boards = {" + ",".join(f'"{b}"' for b in BOARDS) + "}")
+    lines.append("tokens = {" + ",".join(f'{b}="{t}"' for b, t in tokens.items()) + "}")
+    lines.append(f'reader = "{reader}"')
+    (HERE / "data.lua").write_text("\n".join(lines) + "\n")
+
+
+def run(workers: int, seconds: int, programs: int) -> dict[str, object]:
+    with fresh_database("ratify_bench") as url:
+        versions = prepare(url, programs)
+        write_data(url, versions)
+        with server(url, workers) as base:
+            wrk(base, HERE / "reads.lua", 16, 3)  # warm up
+            decisions = wrk(base, HERE / "decisions.lua", 16, seconds)
+            reads = wrk(base, HERE / "reads.lua", 16, seconds)
+        tps = pgbench(url, HERE / "decision_tx.sql", 16, seconds, {"nversions": str(programs)})
+    (HERE / "data.lua").unlink()
+    return {
+        "workers": workers,
+        "decisions_per_s": decisions["rate"],
+        "decision_p50_ms": decisions["p50_ms"],
+        "decision_p99_ms": decisions["p99_ms"],
+        "decision_non_2xx": decisions["non_2xx"],
+        "pgbench_tps": tps,
+        "ratio_to_pgbench": round(decisions["rate"] / tps, 3),
+        "reads_per_s": reads["rate"],
+        "read_p50_ms": reads["p50_ms"],
+        "read_p99_ms": reads["p99_ms"],
+        "reads_to_decisions": round(reads["rate"] / decisions["rate"], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2,3,4")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--programs", type=int, default=3000)
+    args = parser.parse_args()
+    runs = [run(int(w), args.seconds, args.programs) for w in args.workers.split(",")]
+    for r in runs:
+        print(r)
+    best = max(runs, key=lambda r: float(r["decisions_per_s"]))  # type: ignore[arg-type]
+    report("decisions", {"best": best, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

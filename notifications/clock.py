@@ -1,0 +1,93 @@
+"""The clock: APScheduler only ticks; every tick sweeps reminders and delivers e-mail.
+
+Nothing is kept in the scheduler: what is due lives in the database, so any
+number of processes may tick at once, and a process that was down simply
+finds more due on its next tick.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from db.engine import Database
+from notifications import webhooks
+from notifications.config import Config
+from notifications.delivery import DeliveryReport, deliver
+from notifications.senders import Sender, make_sender
+from notifications.sweep import SweepReport, sweep
+
+log = structlog.get_logger(__name__)
+
+MAX_WEBHOOK_ROUNDS = 100
+"""Rounds of webhook delivery per tick (each round sends at most one per subscription)."""
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one tick did."""
+
+    swept: SweepReport
+    delivered: DeliveryReport
+
+
+def tick(db: Database, config: Config, now: datetime, sender: Sender | None = None) -> TickReport:
+    """One sweep as of `now`, then every e-mail due at `now` delivered."""
+    swept = sweep(db, config, now)
+    delivered = deliver(db, config, sender or make_sender(config), now)
+    return TickReport(swept, delivered)
+
+
+def deliver_webhooks(db: Database, policy: webhooks.Policy, now: datetime) -> int:
+    """Every webhook delivery due at `now` (one per subscription per round, in order)."""
+    total = 0
+    with httpx.Client() as client:
+        for _round in range(MAX_WEBHOOK_ROUNDS):
+            delivered = webhooks.deliver_due(db, client, now, policy)
+            if not delivered:
+                break
+            total += delivered
+    return total
+
+
+def start_scheduler(
+    db: Database,
+    config: Config,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    interval_seconds: float = 60.0,
+) -> BackgroundScheduler:
+    """A started background scheduler that ticks every `interval_seconds`, first at once.
+
+    Each tick sweeps reminders and delivers e-mail (`tick`), then, when the
+    config has a webhook policy, delivers the webhooks that are due.
+    """
+
+    def job() -> None:
+        now = clock()
+        try:
+            tick(db, config, now)
+        except Exception:
+            log.exception("reminder tick failed")
+        if config.webhooks is not None:
+            try:
+                deliver_webhooks(db, config.webhooks, now)
+            except Exception:
+                log.exception("webhook delivery failed")
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=interval_seconds,
+        id="ratify-tick",
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    scheduler.start()
+    log.info("scheduler started", interval_seconds=interval_seconds)
+    return scheduler

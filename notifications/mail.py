@@ -1,0 +1,254 @@
+"""The e-mails, in Swedish: reminders to boards that have not decided, and notices.
+
+Every message is a real `EmailMessage` with a stable `Message-ID` built from
+its outbox key (`<reminder-{version}-{board}-d+1@ratify>`), so a retry sends
+the very same message and the receiving side can tell duplicates apart.
+Messages are stored in the outbox in wire form (CRLF, ASCII: headers
+RFC 2047-encoded, the body quoted-printable).
+"""
+
+import email.policy
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from workflow.dates import STOCKHOLM, today_in_stockholm
+from workflow.reminders import Slot, slot_label
+
+MONTHS = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+MESSAGE_ID_DOMAIN = "ratify"
+
+NOTICE_KINDS = {
+    "version.sent_out": "sent-out",
+    "version.in_force": "in-force",
+    "version.rejected": "rejected",
+}
+"""The audit events that e-mail every member board, and their outbox key prefix."""
+
+OUTCOMES_SV = {
+    "approved": "godkänt",
+    "rejected": "avslagit",
+    "amended": "antagit med ändring",
+    "referred_back": "återremitterat",
+    "tabled": "bordlagt",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """The version a message is about."""
+
+    program_id: str
+    program_title: str
+    version_id: str
+    label: str
+    respond_by: date | None
+    document_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    """A board and the address its secretary reads."""
+
+    board_id: str
+    name: str
+    municipality: str
+    email: str
+
+
+def swedish_date(day: date) -> str:
+    """`måndag 24 juni 2019`."""
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def reminder_key(version_id: str, board_id: str, offset: int) -> str:
+    """The outbox key of one reminder slot."""
+    return f"reminder-{version_id}-{board_id}-{slot_label(offset)}"
+
+
+def notice_key(event_type: str, version_id: str, board_id: str) -> str:
+    """The outbox key of the notice a version's event sends one board."""
+    return f"{NOTICE_KINDS[event_type]}-{version_id}-{board_id}"
+
+
+def message_id(key: str) -> str:
+    """The stable Message-ID of the e-mail with outbox key `key`."""
+    return f"<{key}@{MESSAGE_ID_DOMAIN}>"
+
+
+def wire(message: EmailMessage) -> str:
+    """The message as it goes over SMTP: CRLF line ends, ASCII only."""
+    return message.as_bytes(policy=email.policy.SMTP).decode("ascii")
+
+
+def _how_to_record(about: About, to: Addressee, public_url: str | None) -> str:
+    base = (public_url or "").rstrip("/")
+    return (
+        "Så registrerar ni beslutet\n"
+        "Kommunens ärendehanteringssystem registrerar nämndens beslut i ratify med en\n"
+        f"nyckel för {to.board_id}:\n\n"
+        f"    POST {base}/v1/versions/{about.version_id}/decisions\n\n"
+        f'med board_id "{to.board_id}", outcome (approved, rejected, amended,\n'
+        "referred_back eller tabled), decided_on (sammanträdesdatum), paragraph (§)\n"
+        "och case_number (diarienummer). Vid återremiss (referred_back) eller\n"
+        "bordläggning (tabled) fortsätter påminnelserna tills nämnden har beslutat.\n"
+    )
+
+
+def _footer(about: About, extra: str) -> str:
+    lines = ["", "--", extra, f"Program: {about.program_id}", f"Version-id: {about.version_id}"]
+    if about.document_url:
+        lines.append(f"Dokument: {about.document_url}")
+    return "\n".join(lines) + "\n"
+
+
+def _message(
+    *,
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    about: About,
+    to: Addressee,
+    sender: str,
+    at: datetime,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = Address("ratify", addr_spec=sender)
+    message["To"] = Address(f"{to.name}, {to.municipality}", addr_spec=to.email)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(at.astimezone(STOCKHOLM))
+    message["Message-ID"] = message_id(key)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Ratify-Kind"] = kind
+    message["X-Ratify-Version"] = about.version_id
+    message["X-Ratify-Board"] = to.board_id
+    message.set_content(body, charset="utf-8", cte="quoted-printable")
+    message["Content-Language"] = "sv"  # after set_content, which drops Content-* headers
+    return message
+
+
+def reminder(
+    about: About,
+    to: Addressee,
+    slot: Slot,
+    *,
+    sender: str,
+    at: datetime,
+    public_url: str | None = None,
+) -> EmailMessage:
+    """The reminder for one slot to a board that has not decided."""
+    if about.respond_by is None:
+        raise ValueError("a reminder needs the version's answer date")
+    answer = swedish_date(about.respond_by)
+    what = f"{about.label} ({about.program_title})"
+    if slot.overdue:
+        subject = f"Påminnelse: beslut om {what} saknas, svarsdatum var {answer}"
+        when = (
+            f"Svarsdatumet var {answer} och vi har ännu inte fått något beslut från\n"
+            f"{to.name}, {to.municipality}. Registrera beslutet så snart nämnden har beslutat."
+        )
+    else:
+        days = (about.respond_by - today_in_stockholm(slot.scheduled_for)).days
+        left = "i dag" if days == 0 else ("i morgon" if days == 1 else f"om {days} dagar")
+        subject = f"Påminnelse: beslut om {what} senast {answer}"
+        when = (
+            f"Svar begärs senast {answer}, {left}. Vi har ännu inte fått något beslut från\n"
+            f"{to.name}, {to.municipality}."
+        )
+    body = (
+        f"Till {to.name}, {to.municipality}\n\n"
+        f"{about.program_title}, version {about.label}, är utskickad för beslut till\n"
+        "nämnderna i programmets alla medlemskommuner. Versionen gäller först när\n"
+        "samtliga har godkänt den.\n\n"
+        f"{when}\n\n"
+        f"{_how_to_record(about, to, public_url)}"
+        + _footer(
+            about,
+            "Detta är en automatisk påminnelse från ratify till nämnder som ännu inte\n"
+            f"har beslutat. Påminnelse {slot_label(slot.offset)} i förhållande till svarsdatumet.",
+        )
+    )
+    return _message(
+        key=reminder_key(about.version_id, to.board_id, slot.offset),
+        kind="reminder",
+        subject=subject,
+        body=body,
+        about=about,
+        to=to,
+        sender=sender,
+        at=at,
+    )
+
+
+def notice(
+    event_type: str,
+    about: About,
+    to: Addressee,
+    *,
+    sender: str,
+    at: datetime,
+    data: dict[str, object],
+    public_url: str | None = None,
+) -> EmailMessage:
+    """The e-mail to a member board when a version is sent out, enters into force or falls."""
+    what = f"{about.label} ({about.program_title})"
+    if event_type == "version.sent_out":
+        answer = swedish_date(about.respond_by) if about.respond_by else "snarast"
+        subject = f"För beslut: {what}, svar senast {answer}"
+        text = (
+            f"{about.program_title}, version {about.label}, är nu utskickad för beslut till\n"
+            "nämnderna i programmets alla medlemskommuner. Versionen gäller först när\n"
+            f"samtliga har godkänt den. Svar begärs senast {answer}.\n\n"
+            f"{_how_to_record(about, to, public_url)}"
+        )
+    elif event_type == "version.in_force":
+        start = date.fromisoformat(str(data["in_force_from"]))
+        subject = f"{what} gäller från {swedish_date(start)}"
+        text = (
+            f"Samtliga medlemskommuners nämnder har godkänt {about.program_title},\n"
+            f"version {about.label}. Versionen gäller från {swedish_date(start)}"
+            + (" och ersätter den tidigare versionen.\n" if data.get("replaces") else ".\n")
+        )
+    elif event_type == "version.rejected":
+        outcome = OUTCOMES_SV.get(str(data.get("outcome")), str(data.get("outcome")))
+        board = data.get("board") or "en medlemskommuns nämnd"
+        subject = f"{what} kan inte träda i kraft"
+        text = (
+            f"{about.program_title}, version {about.label}, kan inte träda i kraft:\n"
+            f"{board} har {outcome} den. Ett beslut som inte godkänner\n"
+            "samma text räknas som avslag. Inga fler beslut behövs om denna version.\n"
+        )
+    else:
+        raise ValueError(f"no notice for {event_type}")
+    body = (
+        f"Till {to.name}, {to.municipality}\n\n"
+        + text
+        + _footer(about, "Detta är ett automatiskt meddelande från ratify.")
+    )
+    return _message(
+        key=notice_key(event_type, about.version_id, to.board_id),
+        kind=event_type,
+        subject=subject,
+        body=body,
+        about=about,
+        to=to,
+        sender=sender,
+        at=at,
+    )
