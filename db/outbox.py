@@ -17,7 +17,6 @@ Only rows with work left have a `next_due_at` / `next_attempt_at`, and both
 are indexed, so finding what is due costs what is due, not the history.
 """
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,9 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     func,
-    literal,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,9 +42,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from db import audit, models
 from db.base import Base, BigId, UTCDateTime
 from db.engine import Database
-from db.queries import View, decode_cursor, encode_cursor
+from db.queries import View, page
 from workflow.actors import SYSTEM
-from workflow.errors import InvalidValue
 from workflow.events import Event
 from workflow.reminders import retry_delay
 
@@ -371,21 +367,7 @@ def reminder_view(row: Reminder, message_id: str | None) -> View:
 def list_reminders(session: Session, version_id: str, limit: int, cursor: str | None) -> View:
     """A page of the version's reminders, in the order they were scheduled (keyset paging)."""
     query = select(Reminder).where(Reminder.version_id == version_id)
-    if cursor is not None:
-        after, after_id = _after(cursor)
-        # typed binds: the timestamp must be stored-form on SQLite to compare as text
-        query = query.where(
-            tuple_(Reminder.scheduled_for, Reminder.id)
-            > tuple_(literal(after, UTCDateTime()), literal(after_id, Integer()))
-        )
-    rows = list(
-        session.scalars(query.order_by(Reminder.scheduled_for, Reminder.id).limit(limit + 1))
-    )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(json.dumps([last.scheduled_for.isoformat(), last.id]))
+    rows, next_cursor = page(session, query, (Reminder.scheduled_for, Reminder.id), limit, cursor)
     ids = [r.id for r in rows]
     message_ids: dict[int | None, str] = {
         reminder_id: message_id
@@ -399,14 +381,3 @@ def list_reminders(session: Session, version_id: str, limit: int, cursor: str | 
         "items": [reminder_view(r, message_ids.get(r.id)) for r in rows],
         "next_cursor": next_cursor,
     }
-
-
-def _after(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, row_id = json.loads(decode_cursor(cursor))
-        after = datetime.fromisoformat(at)
-        if after.tzinfo is None or not isinstance(row_id, int):
-            raise ValueError("cursor shape")
-    except (ValueError, TypeError):
-        raise InvalidValue("cursor is not one this service gave out") from None
-    return after, row_id
