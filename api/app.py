@@ -2,11 +2,12 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from api import errors, ui
+from api.clock import utc_now
 from api.limits import BodyLimit
 from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
 from api.settings import Settings, notifications_config
@@ -22,11 +23,6 @@ in force only when the board of every member municipality has approved it.
 Errors are RFC 9457 problem documents with a stable `code`. Writes accept an
 `Idempotency-Key`; version transitions accept `If-Match` with the version's ETag.
 """
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC."""
-    return datetime.now(UTC)
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 
-from api.app import utc_now
+from api.clock import utc_now
 from api.logging import configure_logging
 from api.settings import Settings, notifications_config
 from db import audit_queries, keys, migrate, seed

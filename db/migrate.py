@@ -6,7 +6,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+from db.engine import WRITE
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -18,10 +20,21 @@ def alembic_config() -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x7261746966790002
+"""PostgreSQL advisory lock key: one process migrates at a time."""
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (what `alembic upgrade head` does)."""
+    """Bring the schema to the newest revision (what `alembic upgrade head` does).
+
+    Safe when several processes start at once: they take turns (an advisory
+    lock on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and the later ones find
+    the schema at head.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
+    with engine.execution_options(**{WRITE: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

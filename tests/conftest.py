@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app, utc_now
+from api.app import create_app
+from api.clock import utc_now
 from db import keys, seed
 from db.engine import Database, open_database
 from tests import databases

@@ -10,12 +10,11 @@ import json
 import subprocess
 from collections.abc import Callable
 
-import pytest
 from sqlalchemy import inspect, select, text
 
 from db import keys, migrate, models, seed
 from db.engine import Database, open_database
-from tests.e2e.conftest import Ratify, backend_of, last_line
+from tests.e2e.conftest import Ratify, last_line
 
 Snapshot = dict[str, list[str]]
 
@@ -226,20 +225,9 @@ def test_serve_on_an_empty_database_upgrades_seeds_and_serves(
 
 
 def test_servers_started_at_once_on_an_empty_database_all_upgrade_seed_and_serve(
-    request: pytest.FixtureRequest,
-    empty_database_url: str,
-    ratify_factory: Callable[[str | None], Ratify],
+    empty_database_url: str, ratify_factory: Callable[[str | None], Ratify]
 ) -> None:
     """Scale-out: any number of `ratify serve` processes may start together on one database."""
-    if backend_of(empty_database_url) == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="bug in db/migrate.py upgrade(): concurrent `alembic upgrade head` on an"
-                " empty PostgreSQL database is not serialized; the losers fail creating"
-                " alembic_version or the tables (UniqueViolation) and their `ratify serve` exits",
-                strict=False,
-            )
-        )
     ratify = ratify_factory(empty_database_url)
     servers = ratify.serve(3)
     token = ratify.create_key("reader", "auditor")

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app, utc_now
+from api.app import create_app
+from api.clock import utc_now
 from api.ui import session as sessions
 from db import keys
 from db.engine import Database
