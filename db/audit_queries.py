@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from db import models
 from db.audit import GENESIS, event_hash, settled_seq
 from db.engine import Database
-from db.queries import View, board_statuses, decode_cursor, encode_cursor
+from db.queries import View, decode_cursor, encode_cursor, latest_decisions, undecided_status
+from db.repositories import program_members
 from workflow.errors import InvalidValue
 
 
@@ -169,24 +170,21 @@ REGISTER_COLUMNS = [
 
 def register(session: Session, version: models.Version) -> list[View]:
     """One row per member board: the decision that stands (or the open status)."""
-    latest: dict[str, models.Decision] = {}
-    for decision in session.scalars(
-        select(models.Decision)
-        .where(models.Decision.version_id == version.id)
-        .order_by(models.Decision.recorded_at, models.Decision.id)
-    ):
-        latest[decision.board_id] = decision
-    boards = {b.id: b for b in session.scalars(select(models.Board))}
+    latest = latest_decisions(session, version.id)
+    undecided = undecided_status(version).value
+    members = program_members(session, version.program_id)
+    boards = {
+        b.id: b for b in session.scalars(select(models.Board).where(models.Board.id.in_(members)))
+    }
     rows = []
-    for status in board_statuses(session, version):
-        board = boards[status["board_id"]]
-        d = latest.get(board.id)
+    for board_id in members:
+        board, d = boards[board_id], latest.get(board_id)
         rows.append(
             {
                 "board_id": board.id,
                 "municipality": board.municipality,
                 "body": board.name,
-                "outcome": status["status"],
+                "outcome": d.outcome if d else undecided,
                 "decided_on": d.decided_on if d else None,
                 "paragraph": d.paragraph if d else None,
                 "case_number": d.case_number if d else None,

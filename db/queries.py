@@ -142,16 +142,27 @@ def program_view(session: Session, row: models.Program) -> View:
     }
 
 
-def board_statuses(session: Session, version: models.Version) -> list[View]:
-    """One BoardStatus per member board, from its latest decision."""
+def latest_decisions(session: Session, version_id: str) -> dict[str, models.Decision]:
+    """Each board's latest decision on a version: the one that stands."""
     latest: dict[str, models.Decision] = {}
     for decision in session.scalars(
         select(models.Decision)
-        .where(models.Decision.version_id == version.id)
+        .where(models.Decision.version_id == version_id)
         .order_by(models.Decision.recorded_at, models.Decision.id)
     ):
         latest[decision.board_id] = decision
-    undecided = BoardStatus.UNKNOWN if version.imported else BoardStatus.PENDING
+    return latest
+
+
+def undecided_status(version: models.Version) -> BoardStatus:
+    """What a board without a decision shows: `unknown` on an imported version."""
+    return BoardStatus.UNKNOWN if version.imported else BoardStatus.PENDING
+
+
+def board_statuses(session: Session, version: models.Version) -> list[View]:
+    """One BoardStatus per member board, from its latest decision."""
+    latest = latest_decisions(session, version.id)
+    undecided = undecided_status(version)
     statuses = []
     for board_id in program_members(session, version.program_id):
         d = latest.get(board_id)
