@@ -30,7 +30,7 @@ def authenticate(request: Request) -> Actor:
         )
     db: Database = request.app.state.db
     now: datetime = request.app.state.clock()
-    with db.reads() as session:
+    with db.lookups() as session:
         found = keys.resolve(session, token.strip())
     if found is None:
         raise ApiError(

@@ -136,14 +136,17 @@ def record_decision(
 ) -> None:
     """Record a board's decision; the last approval puts the version in force."""
     version = _locked(uow, version_id, if_match)
-    predecessor = None
-    if version.replaces is not None:
-        predecessor = uow.versions.get(version.replaces, lock=True)
-    in_force_id = uow.session.scalar(
-        select(models.Version.id).where(
-            models.Version.program_id == version.program_id, models.Version.state == "in_force"
+    predecessor, in_force_id = None, None
+    if domain.completes(version, decision):
+        # Only the last approval needs the version it replaces and the one in force.
+        if version.replaces is not None:
+            predecessor = uow.versions.get(version.replaces, lock=True)
+        in_force_id = uow.session.scalar(
+            select(models.Version.id).where(
+                models.Version.program_id == version.program_id,
+                models.Version.state == "in_force",
+            )
         )
-    )
     domain.record_decision(version, decision, uow.now, predecessor, in_force_id)
 
 

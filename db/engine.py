@@ -56,6 +56,8 @@ class Database:
     engine: Engine
     reads: sessionmaker[Session]
     writes: sessionmaker[Session]
+    lookups: sessionmaker[Session]
+    """Single-statement reads: autocommit on PostgreSQL, so no BEGIN/ROLLBACK round trips."""
     outbox_writers: list[OutboxWriter] = field(default_factory=list)
 
     @property
@@ -71,8 +73,13 @@ class Database:
 def open_database(url: str, **kwargs: Any) -> Database:
     """Connect to `url` (nothing is created or migrated here)."""
     engine = make_engine(url, **kwargs)
+    reads = sessionmaker(engine, expire_on_commit=False)
+    lookups = reads
+    if engine.dialect.name == "postgresql":
+        lookups = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
     return Database(
         engine=engine,
-        reads=sessionmaker(engine, expire_on_commit=False),
+        reads=reads,
         writes=sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False),
+        lookups=lookups,
     )

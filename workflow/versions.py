@@ -182,8 +182,7 @@ def record_decision(
 
     # Decide the version's next state before changing anything, so a refusal
     # (the predecessor is no longer in force) leaves the version as it was.
-    statuses = {**version.statuses, board: status}
-    all_approved = all(statuses.get(b) is BoardStatus.APPROVED for b in version.members)
+    all_approved = completes(version, decision)
     state: VersionState = version.state
     if decision.outcome in REJECTING_OUTCOMES:
         state = fire(VERSION_MACHINE, "reject", version.state)
@@ -210,6 +209,14 @@ def record_decision(
         version._event("version.rejected", board, outcome=decision.outcome.value)
     elif state is VersionState.IN_FORCE:
         _enter_into_force(version, predecessor)
+
+
+def completes(version: Version, decision: Decision) -> bool:
+    """Whether `decision` would be the approval that puts `version` in force."""
+    return decision.outcome is Outcome.APPROVED and all(
+        b == decision.board_id or version.status_of(b) is BoardStatus.APPROVED
+        for b in version.members
+    )
 
 
 def _enter_into_force(version: Version, predecessor: Version | None) -> None:
