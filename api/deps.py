@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.auth import Clock
@@ -26,9 +27,21 @@ def get_clock(request: Request) -> Clock:
 
 
 def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
-    """A session for reading; nothing it does is committed."""
-    with db.reads() as session:
+    """A session for reading; nothing it does is committed.
+
+    It is closed once the response has started, when an error can no longer
+    become a problem response: a connection that broke by then (the reads
+    had succeeded) is dropped quietly instead of cutting the response off.
+    """
+    session = db.reads()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
 
 
 DbDep = Annotated[Database, Depends(get_db)]

@@ -1,4 +1,4 @@
--- wrk: each connection records approvals for (version, board) pairs nobody else takes.
+-- wrk: each request records an approval for a (version, board) pair nobody else takes.
 -- data.lua (written by decisions.py) defines `versions`, `boards` and `tokens`.
 local counter = 0
 local threads = {}
@@ -13,9 +13,10 @@ function init(args)
   dofile("data.lua")
   nthreads = tonumber(args[1] or "2")
   queue = {}
-  for i = 1, #versions do
-    if (i - 1) % nthreads == id then
-      for _, b in ipairs(boards) do
+  -- boards outer, versions inner: simultaneous requests hit different versions
+  for _, b in ipairs(boards) do
+    for i = 1, #versions do
+      if (i - 1) % nthreads == id then
         table.insert(queue, {versions[i], b})
       end
     end

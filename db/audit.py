@@ -6,6 +6,7 @@ append locks the chain's head row, links the new event to the previous hash
 and moves the head, all inside the caller's transaction.
 """
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.models import ChainHead
@@ -71,8 +73,13 @@ def settled_seq(session: Session) -> int:
         session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITERS_LOCK})
         try:
             top = session.scalar(select(func.max(EventRow.seq)))
-        finally:
-            session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITERS_LOCK})
+        except BaseException:
+            # No unlock on a connection that failed (it would mask the error, and an
+            # aborted transaction refuses it): close the connection, the lock ends with it.
+            with contextlib.suppress(SQLAlchemyError):
+                session.connection().invalidate()
+            raise
+        session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITERS_LOCK})
         return top or 0
     # SQLite: writers are serialized and commit in seq order.
     return session.scalar(select(func.max(EventRow.seq))) or 0
