@@ -18,6 +18,7 @@ are indexed, so finding what is due costs what is due, not the history.
 """
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,21 +122,45 @@ def insert_once(session: Session, row: Base) -> bool:
     return True
 
 
+def _insert_skipping(
+    session: Session, table: type[Base], rows: list[dict[str, Any]], *returning: Any
+) -> list[Any]:
+    """Insert `rows`, skipping those whose unique key is taken (`ON CONFLICT DO NOTHING`);
+    the `returning` columns of the rows added.
+
+    One statement, executed for many parameter sets: SQLAlchemy sends them as
+    multi-row INSERTs ("insertmanyvalues") and compiles the statement once per
+    process, not once per call.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing().returning(*returning)
+    return list(session.connection().execute(statement, rows).all())
+
+
 def record_coalesced(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert reminder rows that will never be sent, skipping keys already taken; how many."""
     if not rows:
         return 0
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    added = 0
-    for start in range(0, len(rows), 500):
-        statement = (
-            insert(Reminder)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing()
-            .returning(Reminder.id)
-        )
-        added += len(session.execute(statement).all())
-    return added
+    return len(_insert_skipping(session, Reminder, rows, Reminder.id))
+
+
+def insert_pending(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
+    """Insert reminder rows to be sent, skipping (version, board, slot) keys already taken.
+
+    One statement for many rows (the sweep queues a version's boards together);
+    returns the id of each row added by its (board, slot).
+    """
+    if not rows:
+        return {}
+    added = _insert_skipping(session, Reminder, rows, Reminder.board_id, Reminder.slot, Reminder.id)
+    return {(board_id, slot): reminder_id for board_id, slot, reminder_id in added}
+
+
+def insert_mail(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox e-mails in one statement, skipping keys already taken; how many."""
+    if not rows:
+        return 0
+    return len(_insert_skipping(session, OutboxMail, rows, OutboxMail.id))
 
 
 def stop_reminders(session: Session, version_id: str, board_id: str | None = None) -> None:
@@ -165,11 +190,16 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
     )
 
 
-def supersede_pending(session: Session, version_id: str, board_id: str, before_slot: int) -> None:
-    """Unsent reminders older than a newly due slot are coalesced into it, never sent."""
+def supersede_pending(
+    session: Session, version_id: str, board_ids: Collection[str], before_slot: int
+) -> None:
+    """Unsent reminders older than a newly due slot are coalesced into it, never sent.
+
+    For several boards of one version at once (two statements, whatever their number).
+    """
     where = [
         Reminder.version_id == version_id,
-        Reminder.board_id == board_id,
+        Reminder.board_id.in_(list(board_ids)),
         Reminder.slot < before_slot,
         Reminder.status == "pending",
     ]
