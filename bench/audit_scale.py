@@ -44,6 +44,7 @@ import argparse
 import contextlib
 import random
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -56,7 +57,7 @@ import psycopg
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
 
-from bench.common import ADMIN, env_for, fresh_database, ratify, report, server, wrk
+from bench.common import ADMIN, ROOT, env_for, fresh_database, ratify, report, server, wrk
 from db import models, seed
 from db.audit import WRITERS_LOCK, settled_seq
 from db.audit_queries import Filters, list_events, stream_events
@@ -522,6 +523,20 @@ def export(base: str, token: str, pid: int) -> dict[str, Any]:
     }
 
 
+def code_state() -> str:
+    """The commit measured, and the files changed since (`git status --short`)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--short", "--", "db", "notifications", "api", "workflow"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split("\n")
+    return " ".join([head, *(line.strip() for line in changed if line.strip())])
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -636,7 +651,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.events % (CONCURRENT * PER_VERSION) or args.events < 2 * CONCURRENT * PER_VERSION:
         parser.error(f"--events must be a multiple of {CONCURRENT * PER_VERSION}, at least 2x")
-    result: dict[str, Any] = {"load_before": load_average()}
+    result: dict[str, Any] = {"code": code_state(), "load_before": load_average()}
     started = time.perf_counter()
     disturbed: list[str] = result.setdefault("repeated_after_postgres_restart", [])
     for attempt in range(3):

@@ -24,7 +24,21 @@ from typing import Any
 
 import httpx
 
-from bench.common import BIN, free_port, report
+from bench.common import BIN, ROOT, free_port, report
+
+
+def code_state() -> str:
+    """The commit measured, and the files changed since (`git status --short`)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--short", "--", "db", "notifications", "api", "workflow"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split("\n")
+    return " ".join([head, *(line.strip() for line in changed if line.strip())])
 
 
 def load_average() -> str:
@@ -96,6 +110,7 @@ def main() -> None:
     runs = [one_start(args.no_scheduler) for _ in range(args.runs)]
     ready = [r["ready_s"] for r in runs]
     result = {
+        "code": code_state(),
         "runs": args.runs,
         "scheduler": not args.no_scheduler,
         "median_s": round(statistics.median(ready), 3),

@@ -231,27 +231,29 @@ def due_versions(session: Session, now: datetime, limit: int) -> list[str]:
     )
 
 
-def lock_due(session: Session, version_id: str, now: datetime) -> list[ReminderSchedule]:
-    """The version's schedule rows due at `now`, locked; rows another sweep holds are skipped.
+def lock_due(
+    session: Session, version_id: str, now: datetime
+) -> tuple[models.Version | None, list[ReminderSchedule]]:
+    """The version and its schedule rows due at `now`, locked; rows another sweep holds
+    are skipped.
 
     The version row is locked first (`FOR KEY SHARE`), the order a decision
     takes its locks in (version, then schedule rows), so a sweep and a
     decision on the same version queue behind each other instead of
     deadlocking over the reminder rows' foreign key.
     """
-    session.execute(
-        select(models.Version.id)
+    version = session.scalars(
+        select(models.Version)
         .where(models.Version.id == version_id)
         .with_for_update(read=True, key_share=True)
+    ).one_or_none()
+    rows = session.scalars(
+        select(ReminderSchedule)
+        .where(ReminderSchedule.version_id == version_id, ReminderSchedule.next_due_at <= now)
+        .order_by(ReminderSchedule.board_id)
+        .with_for_update(skip_locked=True)
     )
-    return list(
-        session.scalars(
-            select(ReminderSchedule)
-            .where(ReminderSchedule.version_id == version_id, ReminderSchedule.next_due_at <= now)
-            .order_by(ReminderSchedule.board_id)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    return version, list(rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,9 +66,9 @@ def sweep(db: Database, config: Config, now: datetime) -> SweepReport:
         for version_id in todo:
             tried.add(version_id)
             with db.writes() as session:
-                rows = lock_due(session, version_id, now)
+                version, rows = lock_due(session, version_id, now)
                 if rows:
-                    _advance(session, config, version_id, rows, now, report)
+                    _advance(session, config, version_id, version, rows, now, report)
                 session.commit()
     if report.queued or report.coalesced or report.stopped:
         log.info("reminder sweep", now=now.isoformat(), **report.__dict__)
@@ -94,12 +94,12 @@ def _advance(
     session: Session,
     config: Config,
     version_id: str,
+    version: models.Version | None,
     rows: list[ReminderSchedule],
     now: datetime,
     report: SweepReport,
 ) -> None:
-    """Handle one version's due schedule rows (locked by the caller)."""
-    version = session.get(models.Version, version_id)
+    """Handle one version's due schedule rows (the version and the rows locked by the caller)."""
     if (
         version is None
         or version.state != VersionState.SENT_OUT
