@@ -8,10 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -160,3 +160,77 @@ def report(name: str, result: dict[str, Any]) -> None:
     folder = ROOT / "bench" / "results"
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+T = TypeVar("T")
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def code_state() -> str:
+    """The commit measured, and the files changed since (`git status --short`)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--short", "--", "db", "notifications", "api", "workflow"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.split("\n")
+    return " ".join([head, *(line.strip() for line in changed if line.strip())])
+
+
+def postmaster_started() -> str:
+    """When PostgreSQL last started, waiting (up to a minute) while it is down."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(ADMIN, connect_timeout=5) as conn:
+                row = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()
+                assert row is not None
+                return str(row[0])
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+class Disturbed(RuntimeError):
+    """PostgreSQL restarted during every try of a step."""
+
+
+def steady(name: str, step: Callable[[], T], disturbed: list[str], attempts: int = 3) -> T:
+    """Run a measurement; run it again when PostgreSQL restarted meanwhile.
+
+    Other work on a shared machine (tests that restart the cluster) must not
+    end a run or leave a figure that includes a restart.
+    """
+    for _attempt in range(attempts):
+        before = postmaster_started()
+        try:
+            value = step()
+        except Exception:
+            if postmaster_started() == before:
+                raise
+            disturbed.append(name)
+            continue
+        if postmaster_started() == before:
+            return value
+        disturbed.append(name)
+    raise Disturbed(f"PostgreSQL restarted during each of {attempts} tries of {name}")
+
+
+@contextmanager
+def bench_database(name: str) -> Iterator[str]:
+    """`fresh_database`, dropped even when PostgreSQL was restarted under the run."""
+    try:
+        with fresh_database(name) as url:
+            yield url
+    finally:
+        postmaster_started()  # waits until it is back
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -24,26 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import BIN, ROOT, free_port, report
-
-
-def code_state() -> str:
-    """The commit measured, and the files changed since (`git status --short`)."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--short", "--", "db", "notifications", "api", "workflow"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout.split("\n")
-    return " ".join([head, *(line.strip() for line in changed if line.strip())])
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+from bench.common import BIN, code_state, free_port, load_average, report
 
 
 def one_start(no_scheduler: bool) -> dict[str, Any]:

@@ -44,22 +44,30 @@ import io
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from sqlalchemy import event, select
 
 from api.logging import configure_logging
-from bench.common import ADMIN, ROOT, env_for, fresh_database, ratify, report
+from bench.common import (
+    Disturbed,
+    bench_database,
+    code_state,
+    env_for,
+    load_average,
+    ratify,
+    report,
+    steady,
+)
 from db import seed
 from db.engine import Database, open_database
 from db.outbox import ReminderSchedule, due_versions
@@ -470,63 +478,6 @@ def progress(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def postmaster_started() -> str:
-    """When PostgreSQL last started, waiting (up to a minute) while it is down."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with psycopg.connect(ADMIN, connect_timeout=5) as conn:
-                row = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()
-                assert row is not None
-                return str(row[0])
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
-T = TypeVar("T")
-
-
-class Disturbed(RuntimeError):
-    """PostgreSQL restarted during every try of a step."""
-
-
-def steady(name: str, step: Callable[[], T], disturbed: list[str], attempts: int = 3) -> T:
-    """Run a measurement; run it again when PostgreSQL restarted meanwhile.
-
-    Other work on a shared machine (tests that restart the cluster) must not
-    end a run or leave a figure that includes a restart.
-    """
-    for _attempt in range(attempts):
-        before = postmaster_started()
-        try:
-            value = step()
-        except Exception:
-            if postmaster_started() == before:
-                raise
-            disturbed.append(name)
-            progress(f"PostgreSQL restarted during {name}")
-            continue
-        if postmaster_started() == before:
-            return value
-        disturbed.append(name)
-        progress(f"PostgreSQL restarted during {name}")
-    raise Disturbed(f"PostgreSQL restarted during each of {attempts} tries of {name}")
-
-
-@contextlib.contextmanager
-def bench_database(name: str) -> Iterator[str]:
-    """`fresh_database`, dropped even when PostgreSQL was restarted under the run."""
-    try:
-        with fresh_database(name) as url:
-            yield url
-    finally:
-        postmaster_started()  # waits until it is back
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def one_set(
     label: str, versions: int, args: argparse.Namespace, days: Days, disturbed: list[str]
 ) -> dict[str, Any]:
@@ -549,25 +500,6 @@ def one_set(
             runs = args.due_runs if label == "large" else 1
             return {"data": data, **measure(url, days, args.repeat, runs, disturbed)}
     raise AssertionError("unreachable")
-
-
-def code_state() -> str:
-    """The commit measured, and the files changed since (`git status --short`)."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--short", "--", "db", "notifications", "api", "workflow"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout.split("\n")
-    return " ".join([head, *(line.strip() for line in changed if line.strip())])
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def quiet_service_logging() -> None:
