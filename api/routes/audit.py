@@ -13,12 +13,11 @@ from pydantic import AwareDatetime
 from api import auth
 from api.deps import DbDep, SessionDep
 from api.encoding import dumps
-from api.routes.common import Cursor, Limit, json_response
-from db import audit_queries, models
+from api.routes.common import Cursor, Limit, json_response, version_or_404
+from db import audit_queries
 from db.audit_queries import Filters
 from db.engine import Database
 from workflow.actors import Actor
-from workflow.errors import NotFound
 
 router = APIRouter(tags=["audit"])
 
@@ -146,9 +145,7 @@ def register(
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     """The decision register: one row per member board, as JSON or CSV."""
-    version = session.get(models.Version, version_id)
-    if version is None:
-        raise NotFound(f"no version {version_id}")
+    version = version_or_404(session, version_id)
     rows = audit_queries.register(session, version)
     if format == "json":
         return json_response(

@@ -9,11 +9,9 @@ from pydantic import BaseModel, Field
 
 from api import auth
 from api.deps import SessionDep
-from api.routes.common import Cursor, Limit, json_response
-from db import models
+from api.routes.common import Cursor, Limit, json_response, version_or_404
 from db.outbox import list_reminders
 from workflow.actors import Actor
-from workflow.errors import NotFound
 
 router = APIRouter(prefix="/v1/versions", tags=["reminders"])
 
@@ -54,6 +52,5 @@ def list_version_reminders(
     cursor: Cursor = None,
 ) -> Response:
     """The version's reminders to boards that had not decided, in the order scheduled."""
-    if session.get(models.Version, version_id) is None:
-        raise NotFound(f"no version {version_id}")
+    version_or_404(session, version_id)
     return json_response(list_reminders(session, version_id, limit, cursor))

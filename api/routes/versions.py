@@ -7,22 +7,14 @@ from fastapi.responses import Response
 
 from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
-from api.routes.common import Cursor, Limit, json_response
+from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.writes import Result, run_write
 from db import commands, models, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
-from workflow.errors import NotFound
 from workflow.versions import Decision
 
 router = APIRouter(prefix="/v1/versions", tags=["versions"])
-
-
-def _version(session: SessionDep, version_id: str) -> models.Version:
-    row = session.get(models.Version, version_id)
-    if row is None:
-        raise NotFound(f"no version {version_id}")
-    return row
 
 
 def _version_result(uow: UnitOfWork, version_id: str) -> Result:
@@ -36,7 +28,7 @@ def get_version(
     version_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
     """One version with every member board's status; the ETag is for `If-Match`."""
-    view = queries.version_view(session, _version(session, version_id))
+    view = queries.version_view(session, version_or_404(session, version_id))
     return json_response(view, headers={"ETag": queries.etag(view)})
 
 
@@ -111,5 +103,5 @@ def list_decisions(
 ) -> Response:
     """Every decision recorded on the version, in the order recorded."""
     return json_response(
-        queries.list_decisions(session, _version(session, version_id), limit, cursor)
+        queries.list_decisions(session, version_or_404(session, version_id), limit, cursor)
     )
