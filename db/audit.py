@@ -8,12 +8,13 @@ and moves the head, all inside the caller's transaction.
 
 import contextlib
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -51,36 +52,48 @@ WRITERS_LOCK = 0x7261746966790001
 """PostgreSQL advisory lock key: writers hold it shared, `settled_seq` briefly exclusive."""
 
 
-def _announce_writer(session: Session) -> None:
-    """On PostgreSQL, hold the writers' lock (shared) until this transaction ends.
+def _lock_head(session: Session, chain: str) -> tuple[int, str] | None:
+    """Lock the chain's head row; its (seq, hash), or None for a chain not begun.
 
-    A sequence hands out `seq` before commit, so events can become visible out
-    of `seq` order. `settled_seq` takes the lock exclusively for an instant:
-    once it has it, every event numbered so far is committed or rolled back.
+    On PostgreSQL the same statement takes the writers' lock (shared) until the
+    transaction ends. A sequence hands out `seq` before commit, so events can
+    become visible out of `seq` order; `settled_seq` takes that lock
+    exclusively for an instant: once it has it, every event numbered so far is
+    committed or rolled back.
     """
-    if (
-        session.bind is not None
-        and session.bind.dialect.name == "postgresql"
-        and not session.info.get("audit_writer")
-    ):
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": WRITERS_LOCK})
-        session.info["audit_writer"] = True
+    query = select(ChainHead.seq, ChainHead.hash).where(ChainHead.chain == chain)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        query = query.add_columns(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
+    head = session.execute(query.with_for_update()).first()
+    if head is None and postgres:
+        session.execute(select(func.pg_advisory_xact_lock_shared(WRITERS_LOCK)))
+    return None if head is None else (head[0], head[1])
 
 
 def settled_seq(session: Session) -> int:
     """The highest `seq` below which no event can still appear (keyset paging stays exact)."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_lock(:k)"), {"k": WRITERS_LOCK})
+        # One round trip: `max(seq)`, then the exclusive lock (evaluated above the
+        # aggregate), then the unlock (above the subquery, which the aggregate keeps
+        # from being flattened). `max` reads the statement's snapshot, taken before
+        # the lock: an event numbered below a committed one was numbered by a writer
+        # that took the shared lock before its `seq`, so once the lock is granted
+        # every event up to `max` is committed or rolled back, and the caller's next
+        # statement (a new snapshot) sees them all.
+        settled = text(
+            "SELECT s.top, s.locked, pg_advisory_unlock(:k) AS unlocked"
+            " FROM (SELECT max(seq) AS top, pg_advisory_lock(:k) AS locked FROM events) AS s"
+        )
         try:
-            top = session.scalar(select(func.max(EventRow.seq)))
+            top = session.execute(settled, {"k": WRITERS_LOCK}).one()[0]
         except BaseException:
             # No unlock on a connection that failed (it would mask the error, and an
             # aborted transaction refuses it): close the connection, the lock ends with it.
             with contextlib.suppress(SQLAlchemyError):
                 session.connection().invalidate()
             raise
-        session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": WRITERS_LOCK})
-        return top or 0
+        return int(top or 0)
     # SQLite: writers are serialized and commit in seq order.
     return session.scalar(select(func.max(EventRow.seq))) or 0
 
@@ -92,16 +105,13 @@ def append(
     at: datetime,
     context: dict[str, Any] | None = None,
 ) -> list[EventRow]:
-    """Write `events` to their chains in the current transaction and return the rows."""
-    rows = []
-    if events:
-        _announce_writer(session)
-    for event in events:
-        chain = event.program_id or GLOBAL_CHAIN
-        head = session.scalars(
-            select(ChainHead).where(ChainHead.chain == chain).with_for_update()
-        ).one_or_none()
-        row = EventRow(
+    """Write `events` to their chains in the current transaction and return the rows.
+
+    The rows returned are not in the session: they carry what was written
+    (with `seq`) for the outbox writers to read.
+    """
+    rows = [
+        EventRow(
             at=at,
             type=event.type,
             actor_name=actor.name,
@@ -111,15 +121,50 @@ def append(
             version_id=event.version_id,
             board_id=event.board_id,
             data={**event.data, **({"request": context} if context else {})},
-            chain=chain,
-            prev_hash=head.hash if head else GENESIS,
+            chain=event.program_id or GLOBAL_CHAIN,
         )
-        row.hash = event_hash(row)
-        session.add(row)
-        session.flush()
-        if head is None:
-            session.add(ChainHead(chain=chain, seq=row.seq, hash=row.hash))
+        for event in events
+    ]
+    heads: dict[str, str | None] = {}
+    for chain, run in itertools.groupby(rows, key=lambda row: row.chain):
+        chained = list(run)
+        if chain not in heads:
+            head = _lock_head(session, chain)
+            heads[chain] = head[1] if head else None
+        prev_hash = heads[chain] or GENESIS
+        for row in chained:
+            row.prev_hash = prev_hash
+            row.hash = prev_hash = event_hash(row)
+        written = session.execute(
+            insert(EventRow).returning(EventRow.seq, sort_by_parameter_order=True),
+            [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in chained],
+        )
+        for row, seq in zip(chained, written.scalars(), strict=True):
+            row.seq = seq
+        last = chained[-1]
+        if heads[chain] is None:
+            session.execute(insert(ChainHead).values(chain=chain, seq=last.seq, hash=last.hash))
         else:
-            head.seq, head.hash = row.seq, row.hash
-        rows.append(row)
+            session.execute(
+                update(ChainHead)
+                .where(ChainHead.chain == chain)
+                .values(seq=last.seq, hash=last.hash)
+            )
+        heads[chain] = last.hash
     return rows
+
+
+_EVENT_COLUMNS = (
+    "at",
+    "type",
+    "actor_name",
+    "actor_role",
+    "actor_board_id",
+    "program_id",
+    "version_id",
+    "board_id",
+    "data",
+    "chain",
+    "prev_hash",
+    "hash",
+)

@@ -133,8 +133,11 @@ def withdraw(uow: UnitOfWork, version_id: str, reason: str, if_match: str | None
 
 def record_decision(
     uow: UnitOfWork, version_id: str, decision: Decision, if_match: str | None
-) -> None:
-    """Record a board's decision; the last approval puts the version in force."""
+) -> str:
+    """Record a board's decision; the last approval puts the version in force.
+
+    Returns the version's state afterwards.
+    """
     version = _locked(uow, version_id, if_match)
     predecessor, in_force_id = None, None
     if domain.completes(version, decision):
@@ -148,6 +151,7 @@ def record_decision(
             )
         )
     domain.record_decision(version, decision, uow.now, predecessor, in_force_id)
+    return version.state.value
 
 
 def _locked(uow: UnitOfWork, version_id: str, if_match: str | None) -> domain.Version:

@@ -14,6 +14,7 @@ from db import models
 from db.repositories import program_members
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus
+from workflow.versions import Decision
 
 View = dict[str, Any]
 
@@ -160,24 +161,42 @@ def undecided_status(version: models.Version) -> BoardStatus:
 
 
 def board_statuses(session: Session, version: models.Version) -> list[View]:
-    """One BoardStatus per member board, from its latest decision."""
-    latest = latest_decisions(session, version.id)
-    undecided = undecided_status(version)
-    statuses = []
-    for board_id in program_members(session, version.program_id):
-        d = latest.get(board_id)
-        statuses.append(
-            {
-                "board_id": board_id,
-                "status": d.outcome if d else undecided.value,
-                "decided_on": d.decided_on if d else None,
-                "paragraph": d.paragraph if d else None,
-                "case_number": d.case_number if d else None,
-                "recorded_by": d.recorded_by if d else None,
-                "recorded_at": d.recorded_at if d else None,
-            }
+    """One BoardStatus per member board, from its latest decision (one statement)."""
+    undecided = undecided_status(version).value
+    decision = models.Decision
+    rows = session.execute(
+        select(
+            models.ProgramBoard.board_id,
+            decision.outcome,
+            decision.decided_on,
+            decision.paragraph,
+            decision.case_number,
+            decision.recorded_by,
+            decision.recorded_at,
         )
-    return statuses
+        .outerjoin(
+            decision,
+            and_(
+                decision.version_id == version.id,
+                decision.board_id == models.ProgramBoard.board_id,
+            ),
+        )
+        .where(models.ProgramBoard.program_id == version.program_id)
+        .order_by(models.ProgramBoard.position, decision.recorded_at, decision.id)
+    )
+    latest: dict[str, View] = {}
+    for board_id, outcome, decided_on, paragraph, case_number, by, at in rows:
+        # Rows come oldest decision first, so the one that stands is written last.
+        latest[board_id] = {
+            "board_id": board_id,
+            "status": outcome or undecided,
+            "decided_on": decided_on,
+            "paragraph": paragraph,
+            "case_number": case_number,
+            "recorded_by": by,
+            "recorded_at": at,
+        }
+    return list(latest.values())
 
 
 def version_view(session: Session, row: models.Version) -> View:
@@ -224,6 +243,29 @@ def decision_view(row: models.Decision, version_state: str) -> View:
         "recorded_by": row.recorded_by,
         "recorded_at": row.recorded_at,
         "final_on": row.final_on,
+        "version_state": version_state,
+    }
+
+
+def recorded_decision_view(
+    version_id: str, decision: Decision, recorded_by: str, recorded_at: datetime, version_state: str
+) -> View:
+    """The view of a decision just recorded, from what was written (no read-back)."""
+    return {
+        "id": decision.id,
+        "version_id": version_id,
+        "board_id": decision.board_id,
+        "outcome": decision.outcome.value,
+        "decided_on": decision.decided_on,
+        "paragraph": decision.paragraph,
+        "case_number": decision.case_number,
+        "document_sha256": decision.document_sha256,
+        "minutes_attested_on": decision.minutes_attested_on,
+        "announced_on": decision.announced_on,
+        "note": decision.note,
+        "recorded_by": recorded_by,
+        "recorded_at": recorded_at,
+        "final_on": decision.final_on,
         "version_state": version_state,
     }
 

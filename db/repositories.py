@@ -5,7 +5,7 @@ Repositories never commit; the unit of work does.
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -42,11 +42,27 @@ class VersionRepository:
         row = self.session.scalars(query).one_or_none()
         if row is None:
             return None
+        # Members and their decisions in one statement: a board without a
+        # decision gives one row of NULLs; the latest decision comes last.
+        boards = self.session.execute(
+            select(
+                models.ProgramBoard.board_id, models.Decision.outcome, models.Decision.decided_on
+            )
+            .outerjoin(
+                models.Decision,
+                and_(
+                    models.Decision.version_id == version_id,
+                    models.Decision.board_id == models.ProgramBoard.board_id,
+                ),
+            )
+            .where(models.ProgramBoard.program_id == row.program_id)
+            .order_by(models.ProgramBoard.position, models.Decision.recorded_at, models.Decision.id)
+        ).all()
         version = domain.Version(
             id=row.id,
             program_id=row.program_id,
             state=VersionState(row.state),
-            members=program_members(self.session, row.program_id),
+            members=tuple(dict.fromkeys(board_id for board_id, _, _ in boards)),
             valid_from=row.valid_from,
             replaces=row.replaces,
             document_sha256=row.document_sha256,
@@ -56,12 +72,9 @@ class VersionRepository:
             superseded_on=row.superseded_on,
             superseded_by=row.superseded_by,
         )
-        decisions = self.session.execute(
-            select(models.Decision.board_id, models.Decision.outcome, models.Decision.decided_on)
-            .where(models.Decision.version_id == version_id)
-            .order_by(models.Decision.recorded_at, models.Decision.id)
-        )
-        for board_id, outcome, decided_on in decisions:
+        for board_id, outcome, decided_on in boards:
+            if outcome is None:
+                continue
             version.statuses[board_id] = BoardStatus(outcome)
             if outcome == Outcome.APPROVED:
                 version.approved_on[board_id] = decided_on
@@ -105,26 +118,30 @@ class VersionRepository:
             row.in_force_from = version.in_force_from
             row.superseded_on = version.superseded_on
             row.superseded_by = version.superseded_by
-            for decision in version.new_decisions:
-                self.session.add(
-                    models.Decision(
-                        id=decision.id,
-                        version_id=version.id,
-                        board_id=decision.board_id,
-                        outcome=decision.outcome.value,
-                        decided_on=decision.decided_on,
-                        paragraph=decision.paragraph,
-                        case_number=decision.case_number,
-                        document_sha256=decision.document_sha256,
-                        minutes_attested_on=decision.minutes_attested_on,
-                        announced_on=decision.announced_on,
-                        final_on=decision.final_on,
-                        note=decision.note,
-                        recorded_by=actor.name,
-                        recorded_by_role=actor.role.value,
-                        recorded_by_board=actor.board_id,
-                        recorded_at=now,
-                    )
+            if version.new_decisions:
+                self.session.execute(
+                    insert(models.Decision),
+                    [
+                        {
+                            "id": decision.id,
+                            "version_id": version.id,
+                            "board_id": decision.board_id,
+                            "outcome": decision.outcome.value,
+                            "decided_on": decision.decided_on,
+                            "paragraph": decision.paragraph,
+                            "case_number": decision.case_number,
+                            "document_sha256": decision.document_sha256,
+                            "minutes_attested_on": decision.minutes_attested_on,
+                            "announced_on": decision.announced_on,
+                            "final_on": decision.final_on,
+                            "note": decision.note,
+                            "recorded_by": actor.name,
+                            "recorded_by_role": actor.role.value,
+                            "recorded_by_board": actor.board_id,
+                            "recorded_at": now,
+                        }
+                        for decision in version.new_decisions
+                    ],
                 )
             version.new_decisions.clear()
 

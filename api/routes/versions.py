@@ -82,13 +82,9 @@ def record_decision(
     decision = Decision(id=commands.new_id(), **body.model_dump())
 
     def command(uow: UnitOfWork) -> Result:
-        commands.record_decision(uow, version_id, decision, info.if_match)
-        uow.flush()
-        row = uow.session.get_one(models.Decision, decision.id)
-        state = uow.session.get_one(models.Version, version_id).state
-        return Result(
-            201, queries.decision_view(row, state), location=f"/v1/versions/{version_id}/decisions"
-        )
+        state = commands.record_decision(uow, version_id, decision, info.if_match)
+        view = queries.recorded_decision_view(version_id, decision, actor.name, uow.now, state)
+        return Result(201, view, location=f"/v1/versions/{version_id}/decisions")
 
     return run_write(db, clock, actor, info, body, command)
 
