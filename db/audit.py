@@ -12,9 +12,9 @@ import itertools
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -61,14 +61,28 @@ def _lock_head(session: Session, chain: str) -> tuple[int, str] | None:
     exclusively for an instant: once it has it, every event numbered so far is
     committed or rolled back.
     """
-    query = select(ChainHead.seq, ChainHead.hash).where(ChainHead.chain == chain)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        query = query.add_columns(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
-    head = session.execute(query.with_for_update()).first()
-    if head is None and postgres:
-        session.execute(select(func.pg_advisory_xact_lock_shared(WRITERS_LOCK)))
+    if session.get_bind().dialect.name != "postgresql":
+        head = session.execute(_HEAD, {"chain": chain}).first()
+    else:
+        head = session.execute(_LOCK_HEAD_AS_WRITER, {"chain": chain}).first()
+        if head is None:
+            session.execute(_AS_WRITER)
     return None if head is None else (head[0], head[1])
+
+
+_HEAD = (
+    select(ChainHead.seq, ChainHead.hash)
+    .where(ChainHead.chain == bindparam("chain"))
+    .with_for_update()
+)
+_AS_WRITER = select(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
+_LOCK_HEAD_AS_WRITER = _HEAD.add_columns(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
+_EVENTS = cast(Table, EventRow.__table__)
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
+_HEADS = cast(Table, ChainHead.__table__)
+_INSERT_HEAD = insert(_HEADS)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.chain == bindparam("head"))
+"""Sets the columns its parameters name (`seq`, `hash`) on the head of chain `head`."""
 
 
 def settled_seq(session: Session) -> int:
@@ -136,20 +150,15 @@ def append(
             row.prev_hash = prev_hash
             row.hash = prev_hash = event_hash(row)
         written = session.execute(
-            insert(EventRow).returning(EventRow.seq, sort_by_parameter_order=True),
-            [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in chained],
+            _INSERT_EVENTS, [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in chained]
         )
         for row, seq in zip(chained, written.scalars(), strict=True):
             row.seq = seq
         last = chained[-1]
         if heads[chain] is None:
-            session.execute(insert(ChainHead).values(chain=chain, seq=last.seq, hash=last.hash))
+            session.execute(_INSERT_HEAD, {"chain": chain, "seq": last.seq, "hash": last.hash})
         else:
-            session.execute(
-                update(ChainHead)
-                .where(ChainHead.chain == chain)
-                .values(seq=last.seq, hash=last.hash)
-            )
+            session.execute(_MOVE_HEAD, {"head": chain, "seq": last.seq, "hash": last.hash})
         heads[chain] = last.hash
     return rows
 

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import audit, models
@@ -83,12 +83,22 @@ def listing(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+_BY_HASH = select(
+    models.ApiKey.id,
+    models.ApiKey.name,
+    models.ApiKey.role,
+    models.ApiKey.board_id,
+    models.ApiKey.token_hash,
+    models.ApiKey.last_used_at,
+    models.ApiKey.revoked_at,
+).where(models.ApiKey.token_hash == bindparam("digest"))
+"""Built once: every request runs it."""
+
+
 def resolve(session: Session, token: str) -> tuple[Actor, int, datetime | None] | None:
     """The actor a token stands for, its key id and last use; None when unknown or revoked."""
     digest = hash_token(token)
-    key = session.scalars(
-        select(models.ApiKey).where(models.ApiKey.token_hash == digest)
-    ).one_or_none()
+    key = session.execute(_BY_HASH, {"digest": digest}).one_or_none()
     if key is None or key.revoked_at is not None or not hmac.compare_digest(key.token_hash, digest):
         return None
     return (

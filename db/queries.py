@@ -6,12 +6,12 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from db import models
-from db.repositories import program_members
+from db.repositories import VERSION_BY_ID, program_members, with_member_decisions
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus
 from workflow.versions import Decision
@@ -160,29 +160,29 @@ def undecided_status(version: models.Version) -> BoardStatus:
     return BoardStatus.UNKNOWN if version.imported else BoardStatus.PENDING
 
 
+_BOARD_STATUSES = with_member_decisions(
+    select(
+        models.ProgramBoard.board_id,
+        models.Decision.outcome,
+        models.Decision.decided_on,
+        models.Decision.paragraph,
+        models.Decision.case_number,
+        models.Decision.recorded_by,
+        models.Decision.recorded_at,
+    ).where(models.ProgramBoard.program_id == bindparam("program_id"))
+)
+
+
+def version_row(session: Session, version_id: str) -> models.Version | None:
+    """The version with that id, if any."""
+    return session.execute(VERSION_BY_ID, {"version_id": version_id}).scalar_one_or_none()
+
+
 def board_statuses(session: Session, version: models.Version) -> list[View]:
     """One BoardStatus per member board, from its latest decision (one statement)."""
     undecided = undecided_status(version).value
-    decision = models.Decision
     rows = session.execute(
-        select(
-            models.ProgramBoard.board_id,
-            decision.outcome,
-            decision.decided_on,
-            decision.paragraph,
-            decision.case_number,
-            decision.recorded_by,
-            decision.recorded_at,
-        )
-        .outerjoin(
-            decision,
-            and_(
-                decision.version_id == version.id,
-                decision.board_id == models.ProgramBoard.board_id,
-            ),
-        )
-        .where(models.ProgramBoard.program_id == version.program_id)
-        .order_by(models.ProgramBoard.position, decision.recorded_at, decision.id)
+        _BOARD_STATUSES, {"version_id": version.id, "program_id": version.program_id}
     )
     latest: dict[str, View] = {}
     for board_id, outcome, decided_on, paragraph, case_number, by, at in rows:

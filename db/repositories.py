@@ -4,8 +4,9 @@ Repositories never commit; the unit of work does.
 """
 
 from datetime import datetime
+from typing import TypeVarTuple, cast
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import Select, Table, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -25,6 +26,40 @@ def program_members(session: Session, program_id: str) -> tuple[str, ...]:
     return tuple(rows)
 
 
+Columns = TypeVarTuple("Columns")
+
+
+def with_member_decisions(query: Select[*Columns]) -> Select[*Columns]:
+    """`query`, which reads `program_boards`, joined to their decisions on `:version_id`.
+
+    A board without a decision gives one row of NULLs; a board's rows come
+    oldest first, so its latest decision (the one that stands) comes last.
+    """
+    return query.outerjoin(
+        models.Decision,
+        and_(
+            models.Decision.version_id == bindparam("version_id"),
+            models.Decision.board_id == models.ProgramBoard.board_id,
+        ),
+    ).order_by(models.ProgramBoard.position, models.Decision.recorded_at, models.Decision.id)
+
+
+VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))
+_VERSION_AND_DECISIONS = with_member_decisions(
+    select(
+        models.Version,
+        models.ProgramBoard.board_id,
+        models.Decision.outcome,
+        models.Decision.decided_on,
+    )
+    .join(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
+    .where(models.Version.id == bindparam("version_id"))
+)
+"""The version with each member board and its decisions, in one statement (hot path)."""
+_LOCK_VERSION_AND_DECISIONS = _VERSION_AND_DECISIONS.with_for_update(of=models.Version)
+_INSERT_DECISION = insert(cast(Table, models.Decision.__table__))
+
+
 class VersionRepository:
     """Versions as domain objects; tracks the ones it handed out."""
 
@@ -36,28 +71,14 @@ class VersionRepository:
         """The version with its board statuses, locked for update when `lock`."""
         if version_id in self.seen:
             return self.seen[version_id][0]
-        query = select(models.Version).where(models.Version.id == version_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.session.scalars(query).one_or_none()
-        if row is None:
-            return None
-        # Members and their decisions in one statement: a board without a
-        # decision gives one row of NULLs; the latest decision comes last.
-        boards = self.session.execute(
-            select(
-                models.ProgramBoard.board_id, models.Decision.outcome, models.Decision.decided_on
-            )
-            .outerjoin(
-                models.Decision,
-                and_(
-                    models.Decision.version_id == version_id,
-                    models.Decision.board_id == models.ProgramBoard.board_id,
-                ),
-            )
-            .where(models.ProgramBoard.program_id == row.program_id)
-            .order_by(models.ProgramBoard.position, models.Decision.recorded_at, models.Decision.id)
+        found = self.session.execute(
+            _LOCK_VERSION_AND_DECISIONS if lock else _VERSION_AND_DECISIONS,
+            {"version_id": version_id},
         ).all()
+        if not found:
+            return None
+        row = found[0][0]
+        boards = [(board_id, outcome, decided_on) for _, board_id, outcome, decided_on in found]
         version = domain.Version(
             id=row.id,
             program_id=row.program_id,
@@ -120,7 +141,7 @@ class VersionRepository:
             row.superseded_by = version.superseded_by
             if version.new_decisions:
                 self.session.execute(
-                    insert(models.Decision),
+                    _INSERT_DECISION,
                     [
                         {
                             "id": decision.id,

@@ -97,9 +97,13 @@ def check_target(url: str, allowed_hosts: frozenset[str]) -> None:
             )
 
 
+_LIVE_HOOKS = select(Webhook).where(Webhook.deleted_at.is_(None))
+"""Built once: every write runs it."""
+
+
 def enqueue(session: Session, events: Sequence[models.Event]) -> None:
     """Outbox writer: one delivery per (subscription, event) it wants, in the same transaction."""
-    hooks = list(session.scalars(select(Webhook).where(Webhook.deleted_at.is_(None))))
+    hooks = list(session.scalars(_LIVE_HOOKS))
     if not hooks:
         return
     members: dict[str, set[str]] = {}

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.encoding import dumps
-from db import models
+from db import models, queries
 from workflow.errors import NotFound
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
@@ -16,7 +16,7 @@ Cursor = Annotated[str | None, Query(max_length=500, description="from `next_cur
 
 def version_or_404(session: Session, version_id: str) -> models.Version:
     """The version with that id; 404 `not_found` when there is none."""
-    row = session.get(models.Version, version_id)
+    row = queries.version_row(session, version_id)
     if row is None:
         raise NotFound(f"no version {version_id}")
     return row
