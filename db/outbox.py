@@ -17,6 +17,7 @@ Only rows with work left have a `next_due_at` / `next_attempt_at`, and both
 are indexed, so finding what is due costs what is due, not the history.
 """
 
+import json
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -28,17 +29,23 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    cast,
+    column,
     delete,
     func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from db import audit, models
 from db.base import Base, BigId, UTCDateTime
@@ -125,16 +132,51 @@ def insert_once(session: Session, row: Base) -> bool:
 def _insert_skipping(
     session: Session, table: type[Base], rows: list[dict[str, Any]], *returning: Any
 ) -> list[Any]:
-    """Insert `rows`, skipping those whose unique key is taken (`ON CONFLICT DO NOTHING`);
-    the `returning` columns of the rows added.
+    """Insert `rows` (each with the same columns), skipping those whose unique key is taken
+    (`ON CONFLICT DO NOTHING`); the `returning` columns of the rows added.
 
-    One statement, executed for many parameter sets: SQLAlchemy sends them as
-    multi-row INSERTs ("insertmanyvalues") and compiles the statement once per
-    process, not once per call.
+    One statement. On PostgreSQL the rows go as one JSON parameter,
+    `INSERT ... SELECT ... FROM json_to_recordset(...)`: a short statement
+    whatever the number of rows (psycopg converts it once, PostgreSQL
+    prepares it after a few calls), and the values are serialised by
+    `json.dumps` alone, where a multi-row `VALUES` list ("insertmanyvalues")
+    or one array per column costs the client time in every value of every
+    row. On SQLite, that `VALUES` list.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).on_conflict_do_nothing().returning(*returning)
-    return list(session.connection().execute(statement, rows).all())
+    if session.get_bind().dialect.name != "postgresql":
+        statement = sqlite.insert(table).on_conflict_do_nothing().returning(*returning)
+        return list(session.connection().execute(statement, rows).all())
+    names = list(rows[0])
+    source = _json_rows(table, names, rows)
+    statement = (
+        postgresql.insert(table)
+        .from_select(names, select(*(source.c[name] for name in names)))
+        .on_conflict_do_nothing()
+        .returning(*returning)
+    )
+    return list(session.connection().execute(statement).all())
+
+
+def _json_rows(table: type[Base], names: list[str], rows: list[dict[str, Any]]) -> TableValuedAlias:
+    """`rows` as a PostgreSQL row source, `json_to_recordset(...) AS source(...)`: one
+    parameter (the rows as JSON), the columns `names` typed as `table`'s."""
+    columns = table.__table__.c
+    return (
+        func.json_to_recordset(
+            cast(bindparam("rows", json.dumps(rows, default=_json_default), Text), JSON)
+        )
+        .table_valued(*(column(name, columns[name].type) for name in names))
+        .render_derived(name="source", with_types=True)
+    )
+
+
+def _json_default(value: object) -> str:
+    """Timestamps in JSON: ISO 8601 with their offset (aware only, as `UTCDateTime` takes)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def record_coalesced(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -144,16 +186,18 @@ def record_coalesced(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(_insert_skipping(session, Reminder, rows, Reminder.id))
 
 
-def insert_pending(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
+def insert_pending(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], int]:
     """Insert reminder rows to be sent, skipping (version, board, slot) keys already taken.
 
-    One statement for many rows (the sweep queues a version's boards together);
-    returns the id of each row added by its (board, slot).
+    One statement for many rows (the sweep queues several versions' boards
+    together); returns the id of each row added by its (version, board, slot).
     """
     if not rows:
         return {}
-    added = _insert_skipping(session, Reminder, rows, Reminder.board_id, Reminder.slot, Reminder.id)
-    return {(board_id, slot): reminder_id for board_id, slot, reminder_id in added}
+    added = _insert_skipping(
+        session, Reminder, rows, Reminder.version_id, Reminder.board_id, Reminder.slot, Reminder.id
+    )
+    return {(version_id, board_id, slot): id_ for version_id, board_id, slot, id_ in added}
 
 
 def insert_mail(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -168,6 +212,11 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
 
     The schedule row goes first: on PostgreSQL that waits for a sweep that
     holds it, so the cancellation below then sees whatever that sweep queued.
+    Then the reminders still pending are read, and only when there are some
+    (rarely: a board usually decides with nothing waiting to go out) are they
+    and their e-mails cancelled, the e-mails first: the order in which
+    delivery (`claim`, `settle`) locks an e-mail and then its reminder, so
+    the two never wait for each other in a circle.
     """
     where_schedule = [ReminderSchedule.version_id == version_id]
     where_reminder = [Reminder.version_id == version_id, Reminder.status == "pending"]
@@ -175,7 +224,9 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
         where_schedule.append(ReminderSchedule.board_id == board_id)
         where_reminder.append(Reminder.board_id == board_id)
     session.execute(delete(ReminderSchedule).where(*where_schedule))
-    pending = select(Reminder.id).where(*where_reminder).scalar_subquery()
+    pending = list(session.scalars(select(Reminder.id).where(*where_reminder)))
+    if not pending:
+        return
     session.execute(
         update(OutboxMail)
         .where(OutboxMail.reminder_id.in_(pending), OutboxMail.status == "pending")
@@ -184,7 +235,7 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
     )
     session.execute(
         update(Reminder)
-        .where(*where_reminder)
+        .where(Reminder.id.in_(pending), Reminder.status == "pending")
         .values(status="cancelled")
         .execution_options(synchronize_session=False)
     )
@@ -231,29 +282,95 @@ def due_versions(session: Session, now: datetime, limit: int) -> list[str]:
     )
 
 
-def lock_due(
-    session: Session, version_id: str, now: datetime
-) -> tuple[models.Version | None, list[ReminderSchedule]]:
-    """The version and its schedule rows due at `now`, locked; rows another sweep holds
-    are skipped.
+def pending_reminders(session: Session, version_ids: Collection[str]) -> list[Row[str, str, int]]:
+    """The versions' reminders still waiting to go out: (version_id, board_id, slot) rows."""
+    return list(
+        session.execute(
+            select(Reminder.version_id, Reminder.board_id, Reminder.slot).where(
+                Reminder.version_id.in_(list(version_ids)), Reminder.status == "pending"
+            )
+        )
+    )
 
-    The version row is locked first (`FOR KEY SHARE`), the order a decision
-    takes its locks in (version, then schedule rows), so a sweep and a
-    decision on the same version queue behind each other instead of
-    deadlocking over the reminder rows' foreign key.
+
+def lock_due(
+    session: Session, version_ids: Collection[str], now: datetime
+) -> tuple[dict[str, tuple[models.Version, str]], list[Row[str, str, int | None]]]:
+    """The versions (with their program's title) and their schedule rows due at `now`,
+    locked; rows another sweep holds are skipped.
+
+    The version rows are locked first (`FOR KEY SHARE`, in id order), the
+    order a decision takes its locks in (version, then schedule rows), so a
+    sweep and a decision on the same version queue behind each other instead
+    of deadlocking over the reminder rows' foreign key. The schedule rows
+    come back as (version_id, board_id, handled_through), by version and board.
     """
-    version = session.scalars(
-        select(models.Version)
-        .where(models.Version.id == version_id)
-        .with_for_update(read=True, key_share=True)
-    ).one_or_none()
-    rows = session.scalars(
-        select(ReminderSchedule)
-        .where(ReminderSchedule.version_id == version_id, ReminderSchedule.next_due_at <= now)
-        .order_by(ReminderSchedule.board_id)
+    ids = list(version_ids)
+    versions = {
+        version.id: (version, title)
+        for version, title in session.execute(
+            select(models.Version, models.Program.title)
+            .join(models.Program, models.Program.id == models.Version.program_id)
+            .where(models.Version.id.in_(ids))
+            .order_by(models.Version.id)
+            .with_for_update(of=models.Version, read=True, key_share=True)
+        )
+    }
+    rows = session.execute(
+        select(
+            ReminderSchedule.version_id, ReminderSchedule.board_id, ReminderSchedule.handled_through
+        )
+        .where(ReminderSchedule.version_id.in_(ids), ReminderSchedule.next_due_at <= now)
+        .order_by(ReminderSchedule.version_id, ReminderSchedule.board_id)
         .with_for_update(skip_locked=True)
     )
-    return version, list(rows)
+    return versions, list(rows)
+
+
+def move_schedule(
+    session: Session,
+    moved: list[tuple[str, str, int | None, datetime]],
+    ended: list[tuple[str, str]],
+) -> None:
+    """Schedule rows handled by the sweep: `moved` (version, board, handled_through,
+    next_due_at) look again later, `ended` have no slot left.
+
+    One statement each: on PostgreSQL an `UPDATE ... FROM` the rows as JSON
+    (as `_insert_skipping` inserts), elsewhere executed for many parameter sets.
+    """
+    key = (
+        ReminderSchedule.version_id == bindparam("k_version"),
+        ReminderSchedule.board_id == bindparam("k_board"),
+    )
+    connection = session.connection()
+    if moved and connection.dialect.name == "postgresql":
+        names = ["version_id", "board_id", "handled_through", "next_due_at"]
+        source = _json_rows(
+            ReminderSchedule, names, [dict(zip(names, m, strict=True)) for m in moved]
+        )
+        connection.execute(
+            update(ReminderSchedule)
+            .where(
+                ReminderSchedule.version_id == source.c.version_id,
+                ReminderSchedule.board_id == source.c.board_id,
+            )
+            .values(handled_through=source.c.handled_through, next_due_at=source.c.next_due_at)
+        )
+    elif moved:
+        connection.execute(
+            update(ReminderSchedule)
+            .where(*key)
+            .values(handled_through=bindparam("k_handled"), next_due_at=bindparam("k_next")),
+            [
+                {"k_version": v, "k_board": b, "k_handled": handled, "k_next": next_due_at}
+                for v, b, handled, next_due_at in moved
+            ],
+        )
+    if ended:
+        connection.execute(
+            delete(ReminderSchedule).where(*key),
+            [{"k_version": v, "k_board": b} for v, b in ended],
+        )
 
 
 @dataclass(frozen=True, slots=True)

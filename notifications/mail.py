@@ -5,14 +5,26 @@ its outbox key (`<reminder-{version}-{board}-d+1@ratify>`), so a retry sends
 the very same message and the receiving side can tell duplicates apart.
 Messages are stored in the outbox in wire form (CRLF, ASCII: headers
 RFC 2047-encoded, the body quoted-printable).
+
+The sweep queues thousands of reminders at once, so `reminder_wire` writes
+that wire form without building an `EmailMessage`: the same headers, each
+folded by the `email` package's own header classes, and the body encoded by
+its own quoted-printable encoder, line by line. Both are remembered (a
+header by its name and value, a body line by its bytes), and the boards of
+one version share all but a few of them, so a reminder mostly costs
+dictionary look-ups. The result is the very text `wire(reminder(...))`
+gives (tests/unit/test_mail.py compares the two).
 """
 
 import email.policy
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from email import quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 
 from workflow.dates import STOCKHOLM, today_in_stockholm
 from workflow.reminders import Slot, slot_label
@@ -118,33 +130,113 @@ def _footer(about: About, extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _message(
-    *,
-    key: str,
-    kind: str,
-    subject: str,
-    body: str,
-    about: About,
-    to: Addressee,
-    sender: str,
-    at: datetime,
-) -> EmailMessage:
+HeaderValue = str | tuple[str, str]
+"""A header's value: text, or an address as (display name, address)."""
+
+BODY_CHARSET = "utf-8"
+BODY_CTE = "quoted-printable"
+SET_CONTENT_HEADERS: tuple[tuple[str, HeaderValue], ...] = (
+    ("Content-Type", f'text/plain; charset="{BODY_CHARSET}"'),
+    ("Content-Transfer-Encoding", BODY_CTE),
+    ("MIME-Version", "1.0"),
+)
+"""What `EmailMessage.set_content(body, charset=BODY_CHARSET, cte=BODY_CTE)` adds, in order."""
+LANGUAGE = ("Content-Language", "sv")
+
+
+def _headers(
+    *, key: str, kind: str, subject: str, about: About, to: Addressee, sender: str, at: datetime
+) -> list[tuple[str, HeaderValue]]:
+    """A message's own headers, in order (the content headers follow them)."""
+    return [
+        ("From", ("ratify", sender)),
+        ("To", (f"{to.name}, {to.municipality}", to.email)),
+        ("Subject", subject),
+        ("Date", format_datetime(at.astimezone(STOCKHOLM))),
+        ("Message-ID", message_id(key)),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Ratify-Kind", kind),
+        ("X-Ratify-Version", about.version_id),
+        ("X-Ratify-Board", to.board_id),
+    ]
+
+
+def _header_object(value: HeaderValue) -> str | Address:
+    if isinstance(value, tuple):
+        return Address(value[0], addr_spec=value[1])
+    return value
+
+
+def _message(headers: list[tuple[str, HeaderValue]], body: str) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = Address("ratify", addr_spec=sender)
-    message["To"] = Address(f"{to.name}, {to.municipality}", addr_spec=to.email)
-    message["Subject"] = subject
-    message["Date"] = format_datetime(at.astimezone(STOCKHOLM))
-    message["Message-ID"] = message_id(key)
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Ratify-Kind"] = kind
-    message["X-Ratify-Version"] = about.version_id
-    message["X-Ratify-Board"] = to.board_id
-    message.set_content(body, charset="utf-8", cte="quoted-printable")
-    message["Content-Language"] = "sv"  # after set_content, which drops Content-* headers
+    for name, value in headers:
+        message[name] = _header_object(value)
+    message.set_content(body, charset=BODY_CHARSET, cte=BODY_CTE)
+    message[LANGUAGE[0]] = LANGUAGE[1]  # after set_content, which drops Content-* headers
     return message
 
 
-def reminder(
+def _fold(name: str, value: HeaderValue) -> str:
+    """One header as `wire` writes it: `email.policy.SMTP` folding, CRLF.
+
+    The header object is the one `EmailMessage` stores (the default policy's,
+    which also refuses a value with a line break), folded as `as_bytes` does.
+    """
+    _, header = email.policy.default.header_store_parse(name, _header_object(value))
+    folded: str = header.fold(policy=email.policy.SMTP)
+    return folded
+
+
+_fold_shared = lru_cache(maxsize=2048)(_fold)
+"""`_fold` for the headers that repeat from one message to the next."""
+
+
+@lru_cache(maxsize=8192)
+def _body_line(line: bytes) -> str:
+    """One line of the body, quoted-printable as `set_content` encodes it, with CRLFs.
+
+    The encoder works line by line (a line's soft breaks depend on that line
+    alone), so the body is the concatenation of its lines' encodings.
+    """
+    width = email.policy.default.max_line_length
+    assert width is not None  # 78
+    return quoprimime.body_encode(line.decode("latin-1") + "\n", width, "\r\n")
+
+
+_PLAIN_MESSAGE_ID = re.compile(
+    rf"<[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@{re.escape(MESSAGE_ID_DOMAIN)}>"
+)
+"""A Message-ID as `message_id` makes them from ratify's keys: a dot-atom, no quoting."""
+
+
+def _fold_message_id(value: HeaderValue) -> str:
+    """The Message-ID header, which differs in every message.
+
+    A plain one (the sweep's, always) is folded here as `email` folds it:
+    after `Message-ID: ` when it fits in a line of 78, else alone on the
+    continuation line (the `email` package moves the blank there); any
+    other goes through `_fold`.
+    """
+    if isinstance(value, str) and _PLAIN_MESSAGE_ID.fullmatch(value):
+        if len(value) <= 78 - len("Message-ID: "):
+            return f"Message-ID: {value}\r\n"
+        if len(value) <= 78 - len(" "):
+            return f"Message-ID:\r\n {value}\r\n"
+    return _fold("Message-ID", value)
+
+
+def _wire(headers: list[tuple[str, HeaderValue]], body: str) -> str:
+    """`wire(_message(headers, body))`, without building the message."""
+    parts = [
+        _fold_message_id(value) if name == "Message-ID" else _fold_shared(name, value)
+        for name, value in (*headers, *SET_CONTENT_HEADERS, LANGUAGE)
+    ]
+    parts.append("\r\n")
+    parts.extend(_body_line(line) for line in body.encode(BODY_CHARSET).splitlines())
+    return "".join(parts)
+
+
+def _reminder(
     about: About,
     to: Addressee,
     slot: Slot,
@@ -152,8 +244,8 @@ def reminder(
     sender: str,
     at: datetime,
     public_url: str | None = None,
-) -> EmailMessage:
-    """The reminder for one slot to a board that has not decided."""
+) -> tuple[list[tuple[str, HeaderValue]], str]:
+    """The headers and body of the reminder for one slot to a board that has not decided."""
     if about.respond_by is None:
         raise ValueError("a reminder needs the version's answer date")
     answer = swedish_date(about.respond_by)
@@ -185,16 +277,42 @@ def reminder(
             f"har beslutat. Påminnelse {slot_label(slot.offset)} i förhållande till svarsdatumet.",
         )
     )
-    return _message(
+    headers = _headers(
         key=reminder_key(about.version_id, to.board_id, slot.offset),
         kind="reminder",
         subject=subject,
-        body=body,
         about=about,
         to=to,
         sender=sender,
         at=at,
     )
+    return headers, body
+
+
+def reminder(
+    about: About,
+    to: Addressee,
+    slot: Slot,
+    *,
+    sender: str,
+    at: datetime,
+    public_url: str | None = None,
+) -> EmailMessage:
+    """The reminder for one slot to a board that has not decided."""
+    return _message(*_reminder(about, to, slot, sender=sender, at=at, public_url=public_url))
+
+
+def reminder_wire(
+    about: About,
+    to: Addressee,
+    slot: Slot,
+    *,
+    sender: str,
+    at: datetime,
+    public_url: str | None = None,
+) -> str:
+    """`wire(reminder(...))`, composed directly (see the module's docstring)."""
+    return _wire(*_reminder(about, to, slot, sender=sender, at=at, public_url=public_url))
 
 
 def notice(
@@ -242,13 +360,13 @@ def notice(
         + text
         + _footer(about, "Detta är ett automatiskt meddelande från ratify.")
     )
-    return _message(
+    headers = _headers(
         key=notice_key(event_type, about.version_id, to.board_id),
         kind=event_type,
         subject=subject,
-        body=body,
         about=about,
         to=to,
         sender=sender,
         at=at,
     )
+    return _message(headers, body)

@@ -13,7 +13,7 @@ state change that caused it does:
     version.withdrawn     all reminders stop
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -35,9 +35,14 @@ def about(session: Session, version_id: str) -> mail.About:
     """What the e-mails say about a version."""
     version = session.get_one(models.Version, version_id)
     program = session.get_one(models.Program, version.program_id)
+    return about_version(version, program.title)
+
+
+def about_version(version: models.Version, program_title: str) -> mail.About:
+    """What the e-mails say about `version`, a version of the program titled `program_title`."""
     return mail.About(
-        program_id=program.id,
-        program_title=program.title,
+        program_id=version.program_id,
+        program_title=program_title,
         version_id=version.id,
         label=version.label,
         respond_by=version.respond_by,
@@ -47,13 +52,21 @@ def about(session: Session, version_id: str) -> mail.About:
 
 def addressees(session: Session, program_id: str) -> list[mail.Addressee]:
     """The program's member boards, in the program's order, with their addresses."""
+    return members(session, [program_id]).get(program_id, [])
+
+
+def members(session: Session, program_ids: Collection[str]) -> dict[str, list[mail.Addressee]]:
+    """Several programs' member boards (one statement), each program's in its order."""
     rows = session.execute(
-        select(models.Board)
-        .join(models.ProgramBoard, models.ProgramBoard.board_id == models.Board.id)
-        .where(models.ProgramBoard.program_id == program_id)
-        .order_by(models.ProgramBoard.position)
-    ).scalars()
-    return [mail.Addressee(b.id, b.name, b.municipality, b.email) for b in rows]
+        select(models.ProgramBoard.program_id, models.Board)
+        .join(models.Board, models.ProgramBoard.board_id == models.Board.id)
+        .where(models.ProgramBoard.program_id.in_(list(program_ids)))
+        .order_by(models.ProgramBoard.program_id, models.ProgramBoard.position)
+    )
+    out: dict[str, list[mail.Addressee]] = {}
+    for program_id, b in rows:
+        out.setdefault(program_id, []).append(mail.Addressee(b.id, b.name, b.municipality, b.email))
+    return out
 
 
 def enqueue(

@@ -9,8 +9,7 @@ harmless in any case.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
-from email.message import EmailMessage
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -20,22 +19,29 @@ from sqlalchemy.orm import Session
 from db import models
 from db.engine import Database
 from db.outbox import (
-    ReminderSchedule,
     due_versions,
     insert_mail,
     insert_pending,
     lock_due,
+    move_schedule,
+    pending_reminders,
     record_coalesced,
     stop_reminders,
     supersede_pending,
 )
 from notifications import mail
 from notifications.config import Config
-from notifications.outbox import about, addressees
+from notifications.outbox import about_version, members
 from workflow.reminders import Slot, plan
 from workflow.states import FINAL_OUTCOMES, VersionState
 
 log = structlog.get_logger(__name__)
+
+Locked = dict[str, tuple[models.Version, str]]
+"""The versions a sweep transaction holds, by id, each with its program's title."""
+
+Send = tuple[str, str, Slot]
+"""A reminder to queue: (version, board, slot)."""
 
 
 @dataclass
@@ -50,39 +56,49 @@ class SweepReport:
 def sweep(db: Database, config: Config, now: datetime) -> SweepReport:
     """Queue every reminder due at `now` (coalescing missed slots) and move the schedule on.
 
-    One short transaction per version, in which all its due boards are handled
-    together (a statement per step, not per board). A version whose rows
-    another process holds is skipped (that process handles them), so the loop
-    ends.
+    One short transaction per batch of due versions (`config.batch_size`), in
+    which all their due boards are handled together: a statement per step,
+    not per version or board, and the e-mails composed without building an
+    `EmailMessage` each (`mail.reminder_wire`). A version whose rows another
+    process holds is skipped (that process handles them), so the loop ends.
     """
     report = SweepReport()
     tried: set[str] = set()
     while True:
         with db.reads() as session:
             due = due_versions(session, now, len(tried) + config.batch_size)
-        todo = [version_id for version_id in due if version_id not in tried]
+        todo = [version_id for version_id in due if version_id not in tried][: config.batch_size]
         if not todo:
             break
-        for version_id in todo:
-            tried.add(version_id)
-            with db.writes() as session:
-                version, rows = lock_due(session, version_id, now)
-                if rows:
-                    _advance(session, config, version_id, version, rows, now, report)
-                session.commit()
+        tried.update(todo)
+        with db.writes() as session:
+            _advance(session, config, todo, now, report)
+            session.commit()
     if report.queued or report.coalesced or report.stopped:
         log.info("reminder sweep", now=now.isoformat(), **report.__dict__)
     return report
 
 
-def _decided(session: Session, version_id: str, board_ids: list[str]) -> set[str]:
-    """Which of `board_ids` have a final decision on the version."""
+def _out(versions: Locked) -> dict[str, tuple[date, datetime]]:
+    """The versions whose boards are still to be reminded: their answer date and send-out."""
+    return {
+        version_id: (version.respond_by, version.sent_out_at)
+        for version_id, (version, _title) in versions.items()
+        if version.state == VersionState.SENT_OUT
+        and version.respond_by is not None
+        and version.sent_out_at is not None
+    }
+
+
+def _decided(session: Session, version_ids: list[str]) -> set[tuple[str, str]]:
+    """The (version, board) pairs with a final decision, among the versions `version_ids`."""
+    if not version_ids:
+        return set()
     return set(
-        session.scalars(
-            select(models.Decision.board_id)
+        session.execute(
+            select(models.Decision.version_id, models.Decision.board_id)
             .where(
-                models.Decision.version_id == version_id,
-                models.Decision.board_id.in_(board_ids),
+                models.Decision.version_id.in_(version_ids),
                 models.Decision.outcome.in_([o.value for o in FINAL_OUTCOMES]),
             )
             .distinct()
@@ -91,83 +107,97 @@ def _decided(session: Session, version_id: str, board_ids: list[str]) -> set[str
 
 
 def _advance(
-    session: Session,
-    config: Config,
-    version_id: str,
-    version: models.Version | None,
-    rows: list[ReminderSchedule],
-    now: datetime,
-    report: SweepReport,
+    session: Session, config: Config, version_ids: list[str], now: datetime, report: SweepReport
 ) -> None:
-    """Handle one version's due schedule rows (the version and the rows locked by the caller)."""
-    if (
-        version is None
-        or version.state != VersionState.SENT_OUT
-        or version.respond_by is None
-        or version.sent_out_at is None
-    ):
-        _stop(session, version_id, rows, report)
+    """Handle the due schedule rows of the versions `version_ids` (locked here)."""
+    versions, rows = lock_due(session, version_ids, now)
+    if not rows:
         return
-    respond_by, sent_out_at = version.respond_by, version.sent_out_at
-    decided = _decided(session, version_id, [row.board_id for row in rows])
-    _stop(session, version_id, [row for row in rows if row.board_id in decided], report)
-    live = [row for row in rows if row.board_id not in decided]
+    out = _out(versions)  # a version missing or no longer out: its rows are stopped
+    decided = _decided(session, sorted({v for v, _b, _h in rows if v in out}))
+    stop = [(v, b) for v, b, _h in rows if v not in out or (v, b) in decided]
+    _stop(session, stop, report)
     coalesced: list[dict[str, Any]] = []
-    sends: list[tuple[str, Slot]] = []
-    for row in live:
-        due = plan(config.policy, respond_by, sent_out_at, now, row.handled_through)
+    sends: list[Send] = []
+    moved: list[tuple[str, str, int | None, datetime]] = []
+    ended: list[tuple[str, str]] = []
+    for version_id, board_id, handled_through in rows:
+        if version_id not in out or (version_id, board_id) in decided:
+            continue
+        respond_by, sent_out_at = out[version_id]
+        due = plan(config.policy, respond_by, sent_out_at, now, handled_through)
         coalesced.extend(
-            _columns(version_id, row.board_id, missed, "coalesced", now) for missed in due.coalesced
+            _columns(version_id, board_id, missed, "coalesced", now) for missed in due.coalesced
         )
         if due.send is not None:
-            sends.append((row.board_id, due.send))
-        row.handled_through = due.handled_through
+            sends.append((version_id, board_id, due.send))
         if due.next is None:
-            session.delete(row)
+            ended.append((version_id, board_id))
         else:
-            row.next_due_at = due.next.scheduled_for
+            moved.append((version_id, board_id, due.handled_through, due.next.scheduled_for))
+    move_schedule(session, moved, ended)
     report.coalesced += record_coalesced(session, coalesced)
     if sends:
-        _queue(session, config, version_id, sends, now, report)
+        _queue(session, config, versions, sends, now, report)
 
 
-def _stop(
-    session: Session, version_id: str, rows: list[ReminderSchedule], report: SweepReport
-) -> None:
+def _stop(session: Session, rows: list[tuple[str, str]], report: SweepReport) -> None:
     """No more reminders to these boards (they decided, or the version is out of `sent_out`)."""
-    for row in rows:
-        stop_reminders(session, version_id, row.board_id)
+    for version_id, board_id in rows:
+        stop_reminders(session, version_id, board_id)
         report.stopped += 1
+
+
+def _supersede(session: Session, sends: list[Send]) -> None:
+    """Unsent reminders older than a newly due slot are coalesced into it, never sent.
+
+    One read finds whether any reminder of these versions still waits to go
+    out (rarely); only the (version, slot) groups of boards that have one are
+    then superseded, with `supersede_pending`'s two statements each.
+    """
+    pending: dict[tuple[str, str], int] = {}
+    for version_id, board_id, offset in pending_reminders(session, {v for v, _b, _s in sends}):
+        key = (version_id, board_id)
+        pending[key] = min(offset, pending.get(key, offset))
+    groups: dict[tuple[str, int], list[str]] = {}
+    for version_id, board_id, slot in sends:
+        oldest = pending.get((version_id, board_id))
+        if oldest is not None and oldest < slot.offset:
+            groups.setdefault((version_id, slot.offset), []).append(board_id)
+    for (version_id, offset), board_ids in groups.items():
+        supersede_pending(session, version_id, board_ids, offset)
 
 
 def _queue(
     session: Session,
     config: Config,
-    version_id: str,
-    sends: list[tuple[str, Slot]],
+    versions: Locked,
+    sends: list[Send],
     now: datetime,
     report: SweepReport,
 ) -> None:
-    """Queue one reminder (and its e-mail) per board in `sends`, once each."""
-    by_offset: dict[int, list[str]] = {}
-    for board_id, slot in sends:
-        by_offset.setdefault(slot.offset, []).append(board_id)
-    for offset, board_ids in by_offset.items():
-        supersede_pending(session, version_id, board_ids, offset)
+    """Queue one reminder (and its e-mail) per (version, board) in `sends`, once each."""
+    _supersede(session, sends)
     added = insert_pending(
-        session, [_columns(version_id, board_id, slot, "pending", now) for board_id, slot in sends]
+        session, [_columns(v, board_id, slot, "pending", now) for v, board_id, slot in sends]
     )
     if not added:
         return
-    subject = about(session, version_id)
-    members = {a.board_id: a for a in addressees(session, subject.program_id)}
+    abouts = {v: about_version(*versions[v]) for v in {v for v, _b, _o in added}}
+    boards = members(session, {a.program_id for a in abouts.values()})
+    addressees = {
+        (version_id, to.board_id): to
+        for version_id, subject in abouts.items()
+        for to in boards.get(subject.program_id, [])
+    }
     mails = []
-    for board_id, slot in sends:
-        reminder_id = added.get((board_id, slot.offset))
+    queued: dict[tuple[str, int], list[str]] = {}
+    for version_id, board_id, slot in sends:
+        reminder_id = added.get((version_id, board_id, slot.offset))
         if reminder_id is None:
             continue  # queued before (the unique key held)
-        to = members[board_id]
-        message = mail.reminder(
+        subject, to = abouts[version_id], addressees[version_id, board_id]
+        message = mail.reminder_wire(
             subject, to, slot, sender=config.mail_from, at=now, public_url=config.public_url
         )
         mails.append(
@@ -180,13 +210,15 @@ def _queue(
                 reminder_id=reminder_id,
             )
         )
-        log.info("reminder queued", version_id=version_id, board_id=board_id, slot=slot.offset)
+        queued.setdefault((version_id, slot.offset), []).append(board_id)
     insert_mail(session, mails)
     report.queued += len(mails)
+    for (version_id, offset), board_ids in queued.items():
+        log.info("reminders queued", version_id=version_id, slot=offset, board_ids=board_ids)
 
 
 def _mail_columns(
-    message: EmailMessage,
+    message: str,
     *,
     key: str,
     about: mail.About,
@@ -203,8 +235,8 @@ def _mail_columns(
         "board_id": to.board_id,
         "reminder_id": reminder_id,
         "recipient": to.email,
-        "message_id": str(message["Message-ID"]),
-        "message": mail.wire(message),
+        "message_id": mail.message_id(key),
+        "message": message,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
