@@ -64,6 +64,23 @@ def event_view(row: models.Event) -> View:
     }
 
 
+_VIEW_SELECT = select(
+    models.Event.seq,
+    models.Event.at,
+    models.Event.type,
+    models.Event.actor_name,
+    models.Event.actor_role,
+    models.Event.actor_board_id,
+    models.Event.program_id,
+    models.Event.version_id,
+    models.Event.board_id,
+    models.Event.data,
+    models.Event.prev_hash,
+    models.Event.hash,
+)
+"""What `event_view` shows, as plain rows (no ORM objects to build); built once."""
+
+
 def list_events(session: Session, filters: Filters, limit: int, cursor: str | None) -> View:
     """A page of events in `seq` order.
 
@@ -78,16 +95,54 @@ def list_events(session: Session, filters: Filters, limit: int, cursor: str | No
         except ValueError:
             raise InvalidValue("cursor is not one this service gave out") from None
     horizon = settled_seq(session)
-    query = filters.apply(select(models.Event)).where(
-        models.Event.seq > after, models.Event.seq <= horizon
-    )
-    rows = list(session.scalars(query.order_by(models.Event.seq).limit(limit + 1)))
+    e = models.Event
+    query = filters.apply(_VIEW_SELECT).where(e.seq > after, e.seq <= horizon)
+    rows = session.execute(query.order_by(e.seq).limit(limit + 1)).all()
     more = len(rows) > limit
-    rows = rows[:limit]
+    items = [
+        {
+            "seq": seq,
+            "at": at,
+            "type": type_,
+            "actor": {"name": actor_name, "role": actor_role, "board_id": actor_board_id},
+            "program_id": program_id,
+            "version_id": version_id,
+            "board_id": board_id,
+            "data": data,
+            "prev_hash": prev_hash,
+            "hash": hash_,
+        }
+        for (
+            seq,
+            at,
+            type_,
+            actor_name,
+            actor_role,
+            actor_board_id,
+            program_id,
+            version_id,
+            board_id,
+            data,
+            prev_hash,
+            hash_,
+        ) in rows[:limit]
+    ]
     # At the end of what is settled, hand back a cursor anyway when the page was
     # full, so a client polling for new events continues from the right place.
-    next_cursor = encode_cursor(str(rows[-1].seq)) if more else None
-    return {"items": [event_view(r) for r in rows], "next_cursor": next_cursor}
+    next_cursor = encode_cursor(str(items[-1]["seq"])) if more else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def read_page(db: Database, filters: Filters, limit: int, cursor: str | None) -> View:
+    """`list_events` in a session of its own, the kind `GET /v1/audit` gets.
+
+    On PostgreSQL that session is in autocommit (`Database.lookups`): no BEGIN
+    and ROLLBACK round trips. Nothing here needs one snapshot: `settled_seq`
+    and the page are two statements, and the page must see what committed up
+    to the horizon, which a later statement's snapshot does.
+    """
+    with db.lookups() as session:
+        return list_events(session, filters, limit, cursor)
 
 
 def stream_events(

@@ -9,9 +9,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from api import cli
-from db import models
+from api.clock import utc_now
+from db import audit, models
+from db.audit_queries import Filters, read_page
 from db.engine import Database
 from tests.conftest import BOARD_IDS, SUP_2013, SUP_2035, Api, decision, respond_by
+from workflow.actors import Actor, Role
+from workflow.events import Event
 
 
 def approve_all(api: Api, version_id: str = SUP_2035) -> None:
@@ -164,6 +168,51 @@ def test_paging_under_concurrent_writers(api: Api) -> None:
     assert len(seen) == len(set(seen))
     assert seen == [e["seq"] for e in events(api)]
     assert len(events(api, type="decision.recorded")) == 32
+
+
+def test_an_event_numbered_first_but_committed_last_is_not_skipped(
+    api: Api, seeded: Database
+) -> None:
+    """A page never moves past an event that is numbered but not yet committed.
+
+    On PostgreSQL, writer A numbers an event, writer B numbers a later one (on
+    another chain) and commits first: a page read meanwhile waits for A (the
+    settled `seq`), then shows both, A's first. SQLite serializes writers: a
+    page read while A is open ends before A's event, and the next one shows it.
+    """
+    api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()})
+    start = _cursor_after(events(api)[-1]["seq"])
+    actor = Actor(name="test", role=Role.SECRETARIAT)
+    with seeded.writes() as a:
+        (first,) = audit.append(a, [Event("test.first", "sup", SUP_2035)], actor, utc_now())
+        if seeded.dialect == "sqlite":
+            assert read_page(seeded, Filters(), 100, start)["items"] == []
+            a.commit()
+            page = read_page(seeded, Filters(), 100, start)
+            assert [e["seq"] for e in page["items"]] == [first.seq]
+            return
+        with seeded.writes() as b:
+            (second,) = audit.append(b, [Event("test.second", None)], actor, utc_now())
+            b.commit()
+        assert first.seq < second.seq
+        pages: list[dict[str, Any]] = []
+        reader = threading.Thread(
+            target=lambda: pages.append(read_page(seeded, Filters(), 100, start))
+        )
+        reader.start()
+        with seeded.lookups() as session:
+            waiting = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            while not session.scalar(waiting):  # the reader waits for A to end
+                assert reader.is_alive(), pages
+                session.execute(text("SELECT pg_sleep(0.01)"))
+        a.commit()
+    reader.join()
+    assert [(e["seq"], e["type"]) for e in pages[0]["items"]] == [
+        (first.seq, "test.first"),
+        (second.seq, "test.second"),
+    ]
 
 
 def test_export_csv_and_json_match_the_trail(api: Api) -> None:
