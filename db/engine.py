@@ -1,12 +1,16 @@
 """Engines and session factories for SQLite (embedded default) and PostgreSQL."""
 
+import select
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Event as EventRow
@@ -42,7 +46,51 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=30, max_overflow=10, **kwargs)
+    engine = create_engine(url, **{"pool_size": 30, "max_overflow": 10, **kwargs})
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 1.0
+"""Seconds a pooled connection may sit unused and be handed out without a ping."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled PostgreSQL connection before use only when it may be dead.
+
+    `pool_pre_ping` costs a round trip on every checkout, two per request.
+    Here a connection is pinged (and, if dead, replaced before use) when its
+    socket has something to read while idle -- a server that ends a session,
+    on restart or `pg_terminate_backend`, says so and closes it -- or when it
+    has sat unused for more than IDLE_BEFORE_PING seconds (a peer that
+    vanished without a word). Checking the socket costs no round trip.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None:
+            return  # new
+        if time.monotonic() - since < IDLE_BEFORE_PING and not _has_news(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool retries the checkout with a new connection.
+            raise DisconnectionError(str(exc)) from exc
+
+
+def _has_news(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket is readable (or gone): worth a ping."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 OutboxWriter = Callable[[Session, Sequence[EventRow]], None]

@@ -41,7 +41,8 @@ TABLES = [
 ]
 
 
-def _libpq(url: str) -> str:
+def libpq(url: str) -> str:
+    """`url` as libpq (and psycopg) take it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -49,7 +50,7 @@ def _libpq(url: str) -> str:
 def postgres_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run; dropped afterwards."""
     name = f"ratify_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+    with psycopg.connect(libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     db = open_database(url)
@@ -58,7 +59,7 @@ def postgres_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        with psycopg.connect(_libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        with psycopg.connect(libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
