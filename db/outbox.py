@@ -163,7 +163,12 @@ def _json_rows(table: type[Base], names: list[str], rows: list[dict[str, Any]]) 
     columns = table.__table__.c
     return (
         func.json_to_recordset(
-            cast(bindparam("rows", json.dumps(rows, default=_json_default), Text), JSON)
+            cast(
+                bindparam(
+                    "rows", json.dumps(rows, default=_json_default, ensure_ascii=False), Text
+                ),
+                JSON,
+            )
         )
         .table_valued(*(column(name, columns[name].type) for name in names))
         .render_derived(name="source", with_types=True)

@@ -152,13 +152,19 @@ def _headers(
         ("From", ("ratify", sender)),
         ("To", (f"{to.name}, {to.municipality}", to.email)),
         ("Subject", subject),
-        ("Date", format_datetime(at.astimezone(STOCKHOLM))),
+        ("Date", _date(at)),
         ("Message-ID", message_id(key)),
         ("Auto-Submitted", "auto-generated"),
         ("X-Ratify-Kind", kind),
         ("X-Ratify-Version", about.version_id),
         ("X-Ratify-Board", to.board_id),
     ]
+
+
+@lru_cache(maxsize=256)
+def _date(at: datetime) -> str:
+    """The Date header's value: `at` in Stockholm time (the sweep's messages share one)."""
+    return format_datetime(at.astimezone(STOCKHOLM))
 
 
 def _header_object(value: HeaderValue) -> str | Address:

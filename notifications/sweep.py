@@ -43,6 +43,9 @@ Locked = dict[str, tuple[models.Version, str]]
 Send = tuple[str, str, Slot]
 """A reminder to queue: (version, board, slot)."""
 
+READ_BATCHES = 10
+"""How many batches of due versions one read of the schedule finds."""
+
 
 @dataclass
 class SweepReport:
@@ -61,19 +64,24 @@ def sweep(db: Database, config: Config, now: datetime) -> SweepReport:
     not per version or board, and the e-mails composed without building an
     `EmailMessage` each (`mail.reminder_wire`). A version whose rows another
     process holds is skipped (that process handles them), so the loop ends.
+    The due versions are read `READ_BATCHES` batches at a time (a version
+    another sweep handled meanwhile is no longer due when its rows are locked,
+    and is passed over then).
     """
     report = SweepReport()
     tried: set[str] = set()
+    size = config.batch_size
     while True:
         with db.reads() as session:
-            due = due_versions(session, now, len(tried) + config.batch_size)
-        todo = [version_id for version_id in due if version_id not in tried][: config.batch_size]
+            due = due_versions(session, now, len(tried) + READ_BATCHES * size)
+        todo = [version_id for version_id in due if version_id not in tried]
         if not todo:
             break
         tried.update(todo)
-        with db.writes() as session:
-            _advance(session, config, todo, now, report)
-            session.commit()
+        for start in range(0, len(todo), size):
+            with db.writes() as session:
+                _advance(session, config, todo[start : start + size], now, report)
+                session.commit()
     if report.queued or report.coalesced or report.stopped:
         log.info("reminder sweep", now=now.isoformat(), **report.__dict__)
     return report
