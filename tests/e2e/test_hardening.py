@@ -44,6 +44,7 @@ from api.app import create_app
 from api.clock import utc_now
 from api.settings import Settings
 from db import models, seed
+from db.audit import WRITERS_LOCK
 from db.engine import Database, open_database
 from db.outbox import OutboxMail, ReminderSchedule
 from tests import databases
@@ -810,9 +811,21 @@ def advisory_locks(url: str) -> int:
 
 
 def cancel_statement(connection: Any) -> None:
-    """Make the statement about to run fail, as a statement timeout does; the connection lives."""
-    connection.exec_driver_sql("SET LOCAL statement_timeout = 1")
-    connection.exec_driver_sql("SELECT pg_sleep(0.1)")
+    """Make the statement about to run fail, as a statement timeout does; the connection lives.
+
+    Another session holds the writers' lock, so the statement waits for it,
+    and a statement timeout on this connection cancels it. The holder goes
+    away with the armed failure (`HOLDERS`).
+    """
+    libpq = connection.engine.url.set(drivername="postgresql")
+    holder = psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock_shared(%s)", (WRITERS_LOCK,))
+    HOLDERS.append(holder)
+    connection.exec_driver_sql("SET statement_timeout = 50")
+
+
+HOLDERS: list[psycopg.Connection[Any]] = []
+"""Sessions `cancel_statement` opened; closed when the test is done with them."""
 
 
 @needs_postgres
@@ -823,12 +836,12 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
     tmp_path: Path,
     failure: Callable[[Any], None],
 ) -> None:
-    """The connection fails between taking the readers' lock and reading the horizon."""
+    """The connection fails as it reads the horizon under the readers' lock."""
     db, tokens = pg_seeded
     armed = [True]
 
     def before(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if armed and "max(events.seq)" in statement:
+        if armed and "pg_advisory_lock(" in statement:
             armed.clear()
             failure(connection)
 
@@ -840,6 +853,8 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
             r = api.get("/v1/audit?limit=5", as_="auditor")
             assert not armed
             assert (r.status_code, r.json()["code"]) == (503, "database_unavailable"), r.text
+            while HOLDERS:
+                HOLDERS.pop().close()
             assert advisory_locks(postgres_url) == 0
             # No lock was left behind on a pooled connection: writers and readers go on.
             r = api.post("/v1/programs/sup/versions", draft("After"))
@@ -847,6 +862,8 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
             assert api.get("/v1/audit?limit=5", as_="auditor").status_code == 200
     finally:
         event.remove(db.engine, "before_cursor_execute", before)
+        while HOLDERS:
+            HOLDERS.pop().close()
 
 
 @needs_postgres
