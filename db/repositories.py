@@ -45,18 +45,12 @@ def with_member_decisions(query: Select[*Columns]) -> Select[*Columns]:
 
 
 VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))
-_VERSION_AND_DECISIONS = with_member_decisions(
-    select(
-        models.Version,
-        models.ProgramBoard.board_id,
-        models.Decision.outcome,
-        models.Decision.decided_on,
+_LOCK_VERSION = VERSION_BY_ID.with_for_update()
+_MEMBER_DECISIONS = with_member_decisions(
+    select(models.ProgramBoard.board_id, models.Decision.outcome, models.Decision.decided_on).where(
+        models.ProgramBoard.program_id == bindparam("program_id")
     )
-    .join(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
-    .where(models.Version.id == bindparam("version_id"))
 )
-"""The version with each member board and its decisions, in one statement (hot path)."""
-_LOCK_VERSION_AND_DECISIONS = _VERSION_AND_DECISIONS.with_for_update(of=models.Version)
 _INSERT_DECISION = insert(cast(Table, models.Decision.__table__))
 
 
@@ -71,14 +65,18 @@ class VersionRepository:
         """The version with its board statuses, locked for update when `lock`."""
         if version_id in self.seen:
             return self.seen[version_id][0]
-        found = self.session.execute(
-            _LOCK_VERSION_AND_DECISIONS if lock else _VERSION_AND_DECISIONS,
-            {"version_id": version_id},
-        ).all()
-        if not found:
+        row = self.session.execute(
+            _LOCK_VERSION if lock else VERSION_BY_ID, {"version_id": version_id}
+        ).scalar_one_or_none()
+        if row is None:
             return None
-        row = found[0][0]
-        boards = [(board_id, outcome, decided_on) for _, board_id, outcome, decided_on in found]
+        # A statement of its own, after the lock: on PostgreSQL a statement that
+        # waited for the row lock still reads the other tables as they were when
+        # it began, so joined here it would miss decisions committed meanwhile
+        # (eight simultaneous approvals would each see seven missing).
+        boards = self.session.execute(
+            _MEMBER_DECISIONS, {"version_id": version_id, "program_id": row.program_id}
+        ).all()
         version = domain.Version(
             id=row.id,
             program_id=row.program_id,
