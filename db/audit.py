@@ -12,12 +12,13 @@ import itertools
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from db.base import table_of
 from db.models import ChainHead
 from db.models import Event as EventRow
 from workflow.actors import Actor
@@ -61,12 +62,13 @@ def _lock_head(session: Session, chain: str) -> tuple[int, str] | None:
     exclusively for an instant: once it has it, every event numbered so far is
     committed or rolled back.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        head = session.execute(_HEAD, {"chain": chain}).first()
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        head = connection.execute(_HEAD, {"chain": chain}).first()
     else:
-        head = session.execute(_LOCK_HEAD_AS_WRITER, {"chain": chain}).first()
+        head = connection.execute(_LOCK_HEAD_AS_WRITER, {"chain": chain}).first()
         if head is None:
-            session.execute(_AS_WRITER)
+            connection.execute(_AS_WRITER)
     return None if head is None else (head[0], head[1])
 
 
@@ -77,9 +79,9 @@ _HEAD = (
 )
 _AS_WRITER = select(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
 _LOCK_HEAD_AS_WRITER = _HEAD.add_columns(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
-_EVENTS = cast(Table, EventRow.__table__)
+_EVENTS = table_of(EventRow)
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
-_HEADS = cast(Table, ChainHead.__table__)
+_HEADS = table_of(ChainHead)
 _INSERT_HEAD = insert(_HEADS)
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.chain == bindparam("head"))
 """Sets the columns its parameters name (`seq`, `hash`) on the head of chain `head`."""
@@ -139,6 +141,8 @@ def append(
         )
         for event in events
     ]
+    # Core statements on the session's connection: the cheapest way through.
+    connection = session.connection()
     heads: dict[str, str | None] = {}
     for chain, run in itertools.groupby(rows, key=lambda row: row.chain):
         chained = list(run)
@@ -149,16 +153,16 @@ def append(
         for row in chained:
             row.prev_hash = prev_hash
             row.hash = prev_hash = event_hash(row)
-        written = session.execute(
+        written = connection.execute(
             _INSERT_EVENTS, [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in chained]
         )
         for row, seq in zip(chained, written.scalars(), strict=True):
             row.seq = seq
         last = chained[-1]
         if heads[chain] is None:
-            session.execute(_INSERT_HEAD, {"chain": chain, "seq": last.seq, "hash": last.hash})
+            connection.execute(_INSERT_HEAD, {"chain": chain, "seq": last.seq, "hash": last.hash})
         else:
-            session.execute(_MOVE_HEAD, {"head": chain, "seq": last.seq, "hash": last.hash})
+            connection.execute(_MOVE_HEAD, {"head": chain, "seq": last.seq, "hash": last.hash})
         heads[chain] = last.hash
     return rows
 

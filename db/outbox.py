@@ -48,7 +48,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from db import audit, models
-from db.base import Base, BigId, UTCDateTime
+from db.base import Base, BigId, UTCDateTime, table_of
 from db.engine import Database
 from db.queries import View, page
 from workflow.actors import SYSTEM
@@ -212,6 +212,16 @@ def insert_mail(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(_insert_skipping(session, OutboxMail, rows, OutboxMail.id))
 
 
+_SCHEDULES = table_of(ReminderSchedule)
+_UNSCHEDULE = delete(_SCHEDULES).where(_SCHEDULES.c.version_id == bindparam("version_id"))
+_UNSCHEDULE_BOARD = _UNSCHEDULE.where(_SCHEDULES.c.board_id == bindparam("board_id"))
+_PENDING = select(Reminder.id).where(
+    Reminder.version_id == bindparam("version_id"), Reminder.status == "pending"
+)
+_PENDING_OF_BOARD = _PENDING.where(Reminder.board_id == bindparam("board_id"))
+"""Built once: every decision runs `stop_reminders`."""
+
+
 def stop_reminders(session: Session, version_id: str, board_id: str | None = None) -> None:
     """No more reminders to one board (or every board) on a version: called in-transaction.
 
@@ -223,13 +233,10 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
     delivery (`claim`, `settle`) locks an e-mail and then its reminder, so
     the two never wait for each other in a circle.
     """
-    where_schedule = [ReminderSchedule.version_id == version_id]
-    where_reminder = [Reminder.version_id == version_id, Reminder.status == "pending"]
-    if board_id is not None:
-        where_schedule.append(ReminderSchedule.board_id == board_id)
-        where_reminder.append(Reminder.board_id == board_id)
-    session.execute(delete(ReminderSchedule).where(*where_schedule))
-    pending = list(session.scalars(select(Reminder.id).where(*where_reminder)))
+    one = board_id is not None
+    keys = {"version_id": version_id, "board_id": board_id}
+    session.execute(_UNSCHEDULE_BOARD if one else _UNSCHEDULE, keys)
+    pending = list(session.scalars(_PENDING_OF_BOARD if one else _PENDING, keys))
     if not pending:
         return
     session.execute(

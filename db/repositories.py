@@ -4,12 +4,13 @@ Repositories never commit; the unit of work does.
 """
 
 from datetime import datetime
-from typing import TypeVarTuple, cast
+from typing import TypeVarTuple
 
-from sqlalchemy import Select, Table, and_, bindparam, insert, select
+from sqlalchemy import Select, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from db import models
+from db.base import table_of
 from workflow import versions as domain
 from workflow.actors import Actor
 from workflow.events import Event
@@ -51,7 +52,7 @@ _MEMBER_DECISIONS = with_member_decisions(
         models.ProgramBoard.program_id == bindparam("program_id")
     )
 )
-_INSERT_DECISION = insert(cast(Table, models.Decision.__table__))
+_INSERT_DECISION = insert(table_of(models.Decision))
 
 
 class VersionRepository:
@@ -138,7 +139,7 @@ class VersionRepository:
             row.superseded_on = version.superseded_on
             row.superseded_by = version.superseded_by
             if version.new_decisions:
-                self.session.execute(
+                self.session.connection().execute(
                     _INSERT_DECISION,
                     [
                         {
