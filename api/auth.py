@@ -30,8 +30,8 @@ def authenticate(request: Request) -> Actor:
         )
     db: Database = request.app.state.db
     now: datetime = request.app.state.clock()
-    with db.lookups() as session:
-        found = keys.resolve(session, token.strip())
+    with db.lookup() as connection:
+        found = keys.resolve(connection, token.strip())
     if found is None:
         raise ApiError(
             401,

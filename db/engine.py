@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -106,7 +106,13 @@ class Database:
     writes: sessionmaker[Session]
     lookups: sessionmaker[Session]
     """Single-statement reads: autocommit on PostgreSQL, so no BEGIN/ROLLBACK round trips."""
+    lookup_engine: Engine
+    """The engine `lookups` uses, for a Core statement without a session (`lookup`)."""
     outbox_writers: list[OutboxWriter] = field(default_factory=list)
+
+    def lookup(self) -> Connection:
+        """A connection for a one-statement Core read, as `lookups` (cheaper: no session)."""
+        return self.lookup_engine.connect()
 
     @property
     def dialect(self) -> str:
@@ -122,12 +128,13 @@ def open_database(url: str, **kwargs: Any) -> Database:
     """Connect to `url` (nothing is created or migrated here)."""
     engine = make_engine(url, **kwargs)
     reads = sessionmaker(engine, expire_on_commit=False)
-    lookups = reads
+    lookup_engine = engine
     if engine.dialect.name == "postgresql":
-        lookups = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        lookup_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return Database(
         engine=engine,
         reads=reads,
         writes=sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False),
-        lookups=lookups,
+        lookups=sessionmaker(lookup_engine, expire_on_commit=False),
+        lookup_engine=lookup_engine,
     )

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import audit, models
@@ -95,7 +95,7 @@ _BY_HASH = select(
 """Built once: every request runs it."""
 
 
-def resolve(session: Session, token: str) -> tuple[Actor, int, datetime | None] | None:
+def resolve(session: Session | Connection, token: str) -> tuple[Actor, int, datetime | None] | None:
     """The actor a token stands for, its key id and last use; None when unknown or revoked."""
     digest = hash_token(token)
     key = session.execute(_BY_HASH, {"digest": digest}).one_or_none()

@@ -132,12 +132,19 @@ class VersionRepository:
         now: datetime,
     ) -> None:
         for version, row in tracked:
-            row.state = version.state.value
-            row.sent_out_at = version.sent_out_at
-            row.respond_by = version.respond_by
-            row.in_force_from = version.in_force_from
-            row.superseded_on = version.superseded_on
-            row.superseded_by = version.superseded_by
+            changes = {
+                "state": version.state.value,
+                "sent_out_at": version.sent_out_at,
+                "respond_by": version.respond_by,
+                "in_force_from": version.in_force_from,
+                "superseded_on": version.superseded_on,
+                "superseded_by": version.superseded_by,
+            }
+            for name, value in changes.items():
+                # Only real changes: setting an attribute, even to its value,
+                # makes the flush go through the row (most commands change none).
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
             if version.new_decisions:
                 self.session.connection().execute(
                     _INSERT_DECISION,

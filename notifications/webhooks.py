@@ -97,13 +97,15 @@ def check_target(url: str, allowed_hosts: frozenset[str]) -> None:
             )
 
 
-_LIVE_HOOKS = select(Webhook).where(Webhook.deleted_at.is_(None))
+_LIVE_HOOKS = select(Webhook.id, Webhook.events, Webhook.board_id).where(
+    Webhook.deleted_at.is_(None)
+)
 """Built once: every write runs it."""
 
 
 def enqueue(session: Session, events: Sequence[models.Event]) -> None:
     """Outbox writer: one delivery per (subscription, event) it wants, in the same transaction."""
-    hooks = list(session.scalars(_LIVE_HOOKS))
+    hooks = session.connection().execute(_LIVE_HOOKS).all()
     if not hooks:
         return
     members: dict[str, set[str]] = {}
