@@ -14,7 +14,6 @@ from db import models
 from db.repositories import VERSION_BY_ID, program_members, with_member_decisions
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus
-from workflow.versions import Decision
 
 View = dict[str, Any]
 
@@ -226,48 +225,33 @@ def version_view(session: Session, row: models.Version) -> View:
     }
 
 
+DECISION_FIELDS = (
+    "id",
+    "version_id",
+    "board_id",
+    "outcome",
+    "decided_on",
+    "paragraph",
+    "case_number",
+    "document_sha256",
+    "minutes_attested_on",
+    "announced_on",
+    "note",
+    "recorded_by",
+    "recorded_at",
+    "final_on",
+)
+"""A decision's fields as the contract shows them (then `version_state`)."""
+
+
 def decision_view(row: models.Decision, version_state: str) -> View:
     """Decision as the contract shows it."""
-    return {
-        "id": row.id,
-        "version_id": row.version_id,
-        "board_id": row.board_id,
-        "outcome": row.outcome,
-        "decided_on": row.decided_on,
-        "paragraph": row.paragraph,
-        "case_number": row.case_number,
-        "document_sha256": row.document_sha256,
-        "minutes_attested_on": row.minutes_attested_on,
-        "announced_on": row.announced_on,
-        "note": row.note,
-        "recorded_by": row.recorded_by,
-        "recorded_at": row.recorded_at,
-        "final_on": row.final_on,
-        "version_state": version_state,
-    }
+    return {**{f: getattr(row, f) for f in DECISION_FIELDS}, "version_state": version_state}
 
 
-def recorded_decision_view(
-    version_id: str, decision: Decision, recorded_by: str, recorded_at: datetime, version_state: str
-) -> View:
-    """The view of a decision just recorded, from what was written (no read-back)."""
-    return {
-        "id": decision.id,
-        "version_id": version_id,
-        "board_id": decision.board_id,
-        "outcome": decision.outcome.value,
-        "decided_on": decision.decided_on,
-        "paragraph": decision.paragraph,
-        "case_number": decision.case_number,
-        "document_sha256": decision.document_sha256,
-        "minutes_attested_on": decision.minutes_attested_on,
-        "announced_on": decision.announced_on,
-        "note": decision.note,
-        "recorded_by": recorded_by,
-        "recorded_at": recorded_at,
-        "final_on": decision.final_on,
-        "version_state": version_state,
-    }
+def recorded_decision_view(row: dict[str, Any], version_state: str) -> View:
+    """The view of a decision just recorded, from the row written (no read-back)."""
+    return {**{f: row[f] for f in DECISION_FIELDS}, "version_state": version_state}
 
 
 def in_force_on(session: Session, program_id: str, day: date) -> models.Version | None:

@@ -4,7 +4,7 @@ Repositories never commit; the unit of work does.
 """
 
 from datetime import datetime
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -53,6 +53,30 @@ _MEMBER_DECISIONS = with_member_decisions(
     )
 )
 _INSERT_DECISION = insert(table_of(models.Decision))
+
+
+def decision_row(
+    version_id: str, decision: domain.Decision, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """The `decisions` row that records `decision`, made by `actor` at `now`."""
+    return {
+        "id": decision.id,
+        "version_id": version_id,
+        "board_id": decision.board_id,
+        "outcome": decision.outcome.value,
+        "decided_on": decision.decided_on,
+        "paragraph": decision.paragraph,
+        "case_number": decision.case_number,
+        "document_sha256": decision.document_sha256,
+        "minutes_attested_on": decision.minutes_attested_on,
+        "announced_on": decision.announced_on,
+        "final_on": decision.final_on,
+        "note": decision.note,
+        "recorded_by": actor.name,
+        "recorded_by_role": actor.role.value,
+        "recorded_by_board": actor.board_id,
+        "recorded_at": now,
+    }
 
 
 class VersionRepository:
@@ -146,29 +170,11 @@ class VersionRepository:
                 if getattr(row, name) != value:
                     setattr(row, name, value)
             if version.new_decisions:
+                # Rows first, as the ORM would order them (a no-op when clean).
+                self.session.flush()
                 self.session.connection().execute(
                     _INSERT_DECISION,
-                    [
-                        {
-                            "id": decision.id,
-                            "version_id": version.id,
-                            "board_id": decision.board_id,
-                            "outcome": decision.outcome.value,
-                            "decided_on": decision.decided_on,
-                            "paragraph": decision.paragraph,
-                            "case_number": decision.case_number,
-                            "document_sha256": decision.document_sha256,
-                            "minutes_attested_on": decision.minutes_attested_on,
-                            "announced_on": decision.announced_on,
-                            "final_on": decision.final_on,
-                            "note": decision.note,
-                            "recorded_by": actor.name,
-                            "recorded_by_role": actor.role.value,
-                            "recorded_by_board": actor.board_id,
-                            "recorded_at": now,
-                        }
-                        for decision in version.new_decisions
-                    ],
+                    [decision_row(version.id, d, actor, now) for d in version.new_decisions],
                 )
             version.new_decisions.clear()
 

@@ -9,7 +9,7 @@ from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.writes import Result, run_write
-from db import commands, models, queries
+from db import commands, models, queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.versions import Decision
@@ -83,7 +83,8 @@ def record_decision(
 
     def command(uow: UnitOfWork) -> Result:
         state = commands.record_decision(uow, version_id, decision, info.if_match)
-        view = queries.recorded_decision_view(version_id, decision, actor.name, uow.now, state)
+        row = repositories.decision_row(version_id, decision, actor, uow.now)
+        view = queries.recorded_decision_view(row, state)
         return Result(201, view, location=f"/v1/versions/{version_id}/decisions")
 
     return run_write(db, clock, actor, info, body, command)
