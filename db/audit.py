@@ -60,7 +60,8 @@ def _lock_head(session: Session, chain: str) -> tuple[int, str] | None:
     transaction ends. A sequence hands out `seq` before commit, so events can
     become visible out of `seq` order; `settled_seq` takes that lock
     exclusively for an instant: once it has it, every event numbered so far is
-    committed or rolled back.
+    committed or rolled back. That holds because `append` calls this before it
+    inserts (and so numbers) any event: keep that order.
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
