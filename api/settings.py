@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    session_secret: str | None = None
+    """Signs the status page's sessions; every process of one service needs the same."""
+    session_secret_file: Path = Path("var/session-secret")
+    """Where the secret is kept when `session_secret` is not set (made on first use, 0600)."""
 
 
 def notifications_config(settings: Settings) -> Config:

@@ -1,5 +1,6 @@
 """Fixtures: every integration test runs on real SQLite and real PostgreSQL."""
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,22 @@ from db.engine import Database, open_database
 from tests import databases
 from workflow.actors import SYSTEM, Role
 from workflow.dates import today_in_stockholm
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_secret_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The status page's secret in the run's temporary folder, not the checkout's var/.
+
+    Servers the tests start inherit it, so they share it as one service's processes do.
+    """
+    path = tmp_path_factory.mktemp("secret") / "session-secret"
+    before = os.environ.get("RATIFY_SESSION_SECRET_FILE")
+    os.environ["RATIFY_SESSION_SECRET_FILE"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["RATIFY_SESSION_SECRET_FILE"]
+    else:
+        os.environ["RATIFY_SESSION_SECRET_FILE"] = before
 
 
 @pytest.fixture(scope="session")

@@ -59,10 +59,23 @@ def language(request: Request, lang: str | None = None) -> Lang:
 LangDep = Annotated[Lang, Depends(language)]
 
 
+def session_secret(request: Request) -> bytes:
+    """The server's secret for sessions, read (or made) once per app."""
+    secret: bytes | None = getattr(request.app.state, "ui_session_secret", None)
+    if secret is None:
+        settings = request.app.state.settings
+        secret = sessions.server_secret(settings.session_secret, settings.session_secret_file)
+        request.app.state.ui_session_secret = secret
+    return secret
+
+
 def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
     """Who the session cookie stands for, if anyone."""
     found = sessions.resume(
-        db, request.app.state.clock, request.cookies.get(sessions.SESSION_COOKIE)
+        db,
+        session_secret(request),
+        request.app.state.clock,
+        request.cookies.get(sessions.SESSION_COOKIE),
     )
     request.state.ui_viewer = found
     return found
@@ -229,7 +242,8 @@ def login_submit(request: Request, lang: LangDep, db: DbDep, form: FormDep) -> R
     words = Words(lang)
     if not sessions.csrf_matches(request.cookies.get(sessions.CSRF_COOKIE), form.get("csrf")):
         return login_form(request, lang, next_, words("form_expired"), 400)
-    cookie = sessions.sign_in(db, form.get("token", ""), request.app.state.clock())
+    now = request.app.state.clock()
+    cookie = sessions.sign_in(db, session_secret(request), form.get("token", ""), now)
     if cookie is None:
         return login_form(request, lang, next_, words("login_failed"), 400)
     response = redirect(next_)

@@ -1,15 +1,17 @@
 """Signed-in sessions of the status page, and CSRF tokens for its forms.
 
 A session cookie never holds the token. It holds the API key's id and an
-expiry, signed with HMAC-SHA256 under a key derived from that key's stored
-hash (which never leaves the server):
+expiry, signed with HMAC-SHA256 under a key derived from the server's
+secret and that API key's stored hash:
 
     ratify_session = v1.<key id>.<expires, unix seconds>.<nonce>.<signature>
 
 Every request looks the key up again, so a revoked key (or a key created
 anew under the same name) ends its sessions at once, in every process; no
-session table and no per-process secret are needed, so any number of
-`ratify serve` processes accept each other's sessions.
+session table is needed. The secret (RATIFY_SESSION_SECRET, else a file
+made once under var/, see `server_secret`) keeps someone who can read the
+database, and so the hashes, from forging a session; every `ratify serve`
+process of one service shares it, so they accept each other's sessions.
 
 Forms carry a CSRF token besides `SameSite=Strict`: the login form's token
 is also set in a cookie (double submit), the logout form's is derived from
@@ -19,9 +21,11 @@ the session itself.
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -60,16 +64,38 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _signing_key(token_hash: str) -> bytes:
-    """The session key of one API key: derived from its stored hash, never sent anywhere."""
-    return hmac.digest(bytes.fromhex(token_hash), b"ratify ui session v1", "sha256")
+def server_secret(secret: str | None, path: Path) -> bytes:
+    """`secret` if set; else the one in `path`, made there (0600) by the first process to ask."""
+    if secret:
+        return secret.encode()
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(draft, path)  # whole or not at all; a process that lost the race reads the winner's
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _signing_key(secret: bytes, token_hash: str) -> bytes:
+    """The session key of one API key: the server's secret and the key's stored hash."""
+    return hmac.digest(secret, b"ratify ui session v1\x00" + bytes.fromhex(token_hash), "sha256")
 
 
 def _sign(signing_key: bytes, payload: str) -> str:
     return _b64(hmac.digest(signing_key, b"session\x00" + payload.encode(), "sha256"))
 
 
-def sign_in(db: Database, token: str, now: datetime) -> str | None:
+def sign_in(db: Database, secret: bytes, token: str, now: datetime) -> str | None:
     """A session cookie value for a valid, unrevoked token; None otherwise."""
     with db.reads() as session:
         found = keys.resolve(session, token.strip())
@@ -80,7 +106,7 @@ def sign_in(db: Database, token: str, now: datetime) -> str | None:
         token_hash = row.token_hash
     expires = int((now + LIFETIME).timestamp())
     payload = f"{VERSION}.{key_id}.{expires}.{secrets.token_urlsafe(12)}"
-    return f"{payload}.{_sign(_signing_key(token_hash), payload)}"
+    return f"{payload}.{_sign(_signing_key(secret, token_hash), payload)}"
 
 
 def _parse(cookie: str) -> tuple[int, int, str, str] | None:
@@ -98,7 +124,7 @@ def _load(session: Session, key_id: int) -> models.ApiKey | None:
     return None if row is None or row.revoked_at is not None else row
 
 
-def resume(db: Database, clock: Clock, cookie: str | None) -> SignedIn | None:
+def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> SignedIn | None:
     """Who the session cookie stands for, checked against the keys table now; else None.
 
     Like `api.auth.authenticate`, it notes the key's last use (at most once a
@@ -115,7 +141,7 @@ def resume(db: Database, clock: Clock, cookie: str | None) -> SignedIn | None:
         row = _load(session, key_id)
         if row is None:
             return None
-        signing_key = _signing_key(row.token_hash)
+        signing_key = _signing_key(secret, row.token_hash)
         if not hmac.compare_digest(_sign(signing_key, payload), signature):
             return None
         actor = Actor(name=row.name, role=Role(row.role), board_id=row.board_id)

@@ -4,6 +4,7 @@ Runs on SQLite and PostgreSQL like every integration test. The client talks
 https to the test app, since the UI's cookies are `Secure`.
 """
 
+import hmac
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -14,11 +15,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
 from api.clock import utc_now
 from api.ui import session as sessions
-from db import keys
+from db import keys, models
 from db.engine import Database
 from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by
 from workflow.actors import SYSTEM
@@ -62,6 +64,15 @@ def login(client: TestClient, token: str, next_: str = "/ui/programs/sup") -> An
     return client.post(
         "/ui/login",
         data={"token": token, "csrf": form_csrf(form.text), "next": next_},
+        follow_redirects=False,
+    )
+
+
+def programs_page(client: TestClient, session_cookie: str) -> Any:
+    """GET /ui/programs with exactly this session cookie (not the client's own)."""
+    return client.get(
+        "/ui/programs",
+        headers={"cookie": f"{sessions.SESSION_COOKIE}={session_cookie}"},
         follow_redirects=False,
     )
 
@@ -146,15 +157,57 @@ def test_without_a_valid_session_every_page_sends_the_browser_to_the_login_form(
 
     value = login(browser, tokens["auditor"]).cookies[sessions.SESSION_COOKIE]
     version, key_id, expires, nonce, signature = value.split(".")
+    browser.cookies.clear()
+    assert programs_page(browser, value).status_code == 200  # the genuine one
     for forged in (
         f"{version}.{int(key_id) - 1}.{expires}.{nonce}.{signature}",  # another key
         f"{version}.{key_id}.{int(expires) + 3600}.{nonce}.{signature}",  # a later expiry
         f"{version}.{key_id}.{expires}.{nonce}.{signature[:-2]}AA",
         "v1.1.99999999999.x.forged",
     ):
-        browser.cookies.clear()
-        browser.cookies.set(sessions.SESSION_COOKIE, forged, domain="testserver")
-        assert browser.get("/ui/programs", follow_redirects=False).status_code == 303, forged
+        assert programs_page(browser, forged).status_code == 303, forged
+
+
+def test_reading_the_database_is_not_enough_to_forge_a_session(
+    seeded: Database, tokens: dict[str, str], session_secret_file: Path
+) -> None:
+    # What someone with a copy of the database knows: key ids and token hashes.
+    with seeded.reads() as session:
+        key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == "auditor")).one()
+        key_id, token_hash = key.id, key.token_hash
+    payload = f"v1.{key_id}.{int((utc_now() + timedelta(hours=1)).timestamp())}.nonce"
+    guesses = [
+        hmac.digest(bytes.fromhex(token_hash), b"ratify ui session v1", "sha256"),  # hash only
+        sessions._signing_key(b"", token_hash),
+        sessions._signing_key(b"a guess", token_hash),
+    ]
+    real = sessions._signing_key(sessions.server_secret(None, session_secret_file), token_hash)
+    with make_browser(seeded) as browser:
+
+        def answer(signing_key: bytes) -> int:
+            cookie = f"{payload}.{sessions._sign(signing_key, payload)}"
+            status: int = programs_page(browser, cookie).status_code
+            return status
+
+        for guess in guesses:
+            assert answer(guess) == 303, guess
+        assert answer(real) == 200  # the same cookie, signed as the server signs
+
+
+def test_the_session_secret_is_made_once_kept_private_and_shared_by_every_process(
+    seeded: Database, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "var" / "session-secret"
+    first = sessions.server_secret(None, path)
+    assert len(first) == 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sessions.server_secret(None, path) == first
+    assert sessions.server_secret("from the environment", path) == b"from the environment"
+    assert list(path.parent.iterdir()) == [path]  # no draft left behind
+    # Two processes of one service (two apps here): a session from one is good in the other.
+    with make_browser(seeded) as one, make_browser(seeded) as other:
+        cookie = login(one, tokens["auditor"]).cookies[sessions.SESSION_COOKIE]
+        assert programs_page(other, cookie).status_code == 200
 
 
 def test_after_login_the_browser_goes_where_it_was_going_and_never_off_site(
