@@ -26,10 +26,11 @@ from their own definitions afterwards, then `VACUUM (ANALYZE)`.
 
 Measured, latency as p50/p95/p99/max over SAMPLES random versions:
 
-- (a) "who approved this version": `db.audit_queries.read_page` (what the
-  route runs) with `version_id` and `type=decision.recorded` (10 events),
-  in-process, through the whole app in-process (ASGI, no sockets), and over
-  HTTP (`GET /v1/audit?version_id=...&type=decision.recorded` against
+- (a) "who approved this version": `db.audit_queries.list_events` (what the
+  route runs, in the route's kind of session) with `version_id` and
+  `type=decision.recorded` (10 events), in-process, through the whole app
+  in-process (ASGI, no sockets), and over HTTP
+  (`GET /v1/audit?version_id=...&type=decision.recorded` against
   `ratify serve --no-scheduler`, one worker, sequential httpx requests on a
   kept-alive connection; then wrk with 4 connections for the rate). Target:
   p95 under 20 ms.
@@ -81,7 +82,7 @@ from bench.common import (
 )
 from db import models, seed
 from db.audit import WRITERS_LOCK, settled_seq
-from db.audit_queries import Filters, read_page, stream_events
+from db.audit_queries import Filters, list_events, stream_events
 from db.engine import Database, open_database
 
 BOARDS = [b[0] for b in seed.BOARDS]
@@ -204,6 +205,12 @@ PARTS = ("in_process", "explain", "http", "wrk", "export")
 DATABASE = "ratify_bench_audit"
 
 
+def read_page(db: Database, filters: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of `GET /v1/audit`, in the kind of session the route gets."""
+    with db.lookups() as session:
+        return list_events(session, filters, limit, cursor)
+
+
 def libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
@@ -304,7 +311,7 @@ def who_approved(version_id: str) -> Filters:
 def in_process(db: Database, ids: list[str], samples: int) -> dict[str, Any]:
     """list_events (a, b), settled_seq, and the bare SELECT, each in a fresh session per call.
 
-    The sessions are the route's (`read_page`: autocommit on PostgreSQL).
+    The sessions are the route's (`db.lookups`: autocommit on PostgreSQL).
     """
     rng = random.Random(1)
     picks = [rng.choice(ids) for _ in range(samples)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -48,8 +48,8 @@ class Filters:
         return query
 
 
-def event_view(row: models.Event) -> View:
-    """Event as the contract shows it."""
+def event_view(row: models.Event | Row[Any]) -> View:
+    """Event as the contract shows it (from the model or a row of `_VIEW_SELECT`)."""
     return {
         "seq": row.seq,
         "at": row.at,
@@ -99,50 +99,11 @@ def list_events(session: Session, filters: Filters, limit: int, cursor: str | No
     query = filters.apply(_VIEW_SELECT).where(e.seq > after, e.seq <= horizon)
     rows = session.execute(query.order_by(e.seq).limit(limit + 1)).all()
     more = len(rows) > limit
-    items = [
-        {
-            "seq": seq,
-            "at": at,
-            "type": type_,
-            "actor": {"name": actor_name, "role": actor_role, "board_id": actor_board_id},
-            "program_id": program_id,
-            "version_id": version_id,
-            "board_id": board_id,
-            "data": data,
-            "prev_hash": prev_hash,
-            "hash": hash_,
-        }
-        for (
-            seq,
-            at,
-            type_,
-            actor_name,
-            actor_role,
-            actor_board_id,
-            program_id,
-            version_id,
-            board_id,
-            data,
-            prev_hash,
-            hash_,
-        ) in rows[:limit]
-    ]
+    items = [event_view(row) for row in rows[:limit]]
     # At the end of what is settled, hand back a cursor anyway when the page was
     # full, so a client polling for new events continues from the right place.
     next_cursor = encode_cursor(str(items[-1]["seq"])) if more else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def read_page(db: Database, filters: Filters, limit: int, cursor: str | None) -> View:
-    """`list_events` in a session of its own, the kind `GET /v1/audit` gets.
-
-    On PostgreSQL that session is in autocommit (`Database.lookups`): no BEGIN
-    and ROLLBACK round trips. Nothing here needs one snapshot: `settled_seq`
-    and the page are two statements, and the page must see what committed up
-    to the horizon, which a later statement's snapshot does.
-    """
-    with db.lookups() as session:
-        return list_events(session, filters, limit, cursor)
 
 
 def stream_events(

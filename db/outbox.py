@@ -160,7 +160,7 @@ def _insert_skipping(
 def _json_rows(table: type[Base], names: list[str], rows: list[dict[str, Any]]) -> TableValuedAlias:
     """`rows` as a PostgreSQL row source, `json_to_recordset(...) AS source(...)`: one
     parameter (the rows as JSON), the columns `names` typed as `table`'s."""
-    columns = table.__table__.c
+    columns = table_of(table).c
     return (
         func.json_to_recordset(
             cast(

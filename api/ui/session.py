@@ -97,13 +97,12 @@ def _sign(signing_key: bytes, payload: str) -> str:
 
 def sign_in(db: Database, secret: bytes, token: str, now: datetime) -> str | None:
     """A session cookie value for a valid, unrevoked token; None otherwise."""
-    with db.reads() as session:
-        found = keys.resolve(session, token.strip())
-        if found is None:
-            return None
-        _actor, key_id, _last_used = found
-        row = session.get_one(models.ApiKey, key_id)
-        token_hash = row.token_hash
+    with db.lookup() as connection:
+        found = keys.resolve(connection, token.strip())
+    if found is None:
+        return None
+    _actor, key_id, _last_used = found
+    token_hash = keys.hash_token(token.strip())
     expires = int((now + LIFETIME).timestamp())
     payload = f"{VERSION}.{key_id}.{expires}.{secrets.token_urlsafe(12)}"
     return f"{payload}.{_sign(_signing_key(secret, token_hash), payload)}"

@@ -11,11 +11,17 @@ from sqlalchemy import func, select, text
 from api import cli
 from api.clock import utc_now
 from db import audit, models
-from db.audit_queries import Filters, read_page
+from db.audit_queries import Filters, list_events
 from db.engine import Database
 from tests.conftest import BOARD_IDS, SUP_2013, SUP_2035, Api, decision, respond_by
 from workflow.actors import Actor, Role
 from workflow.events import Event
+
+
+def read_page(db: Database, filters: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of `GET /v1/audit`, in the kind of session the route gets."""
+    with db.lookups() as session:
+        return list_events(session, filters, limit, cursor)
 
 
 def approve_all(api: Api, version_id: str = SUP_2035) -> None:
