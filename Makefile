@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/ratify serve
 
-## test: lint, types, and the whole suite on SQLite and PostgreSQL (and a headless browser)
+## test: lint (ruff, import layers), types, and the whole suite on SQLite and PostgreSQL (and a headless browser)
 test: lint types pytest
 
 # The status page is tested in Debian's headless Chromium.
@@ -29,6 +29,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -7,14 +7,13 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api import errors, ui
+from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
 from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
 from api.settings import Settings, notifications_config
 from db.engine import Database
-from notifications import outbox
-from notifications.clock import start_scheduler
-from notifications.webhooks import enqueue as enqueue_webhooks
+from notifications.scheduler import start_scheduler
 
 DESCRIPTION = """
 Approval of programs that several municipalities draft together: a version is
@@ -33,7 +32,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.run_scheduler:
         scheduler = start_scheduler(
             app.state.db,
-            notifications_config(settings),
+            app.state.config,
             app.state.clock,
             settings.scheduler_interval_seconds,
         )
@@ -47,15 +46,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(
     db: Database, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
-    """The app, wired to `db` (already migrated) and `clock`."""
+    """The app, wired to `db` (already migrated; bootstrapped here) and `clock`."""
     settings = settings or Settings()
     app = FastAPI(title="ratify", version="1", description=DESCRIPTION, lifespan=_lifespan)
-    app.state.db = db
-    if enqueue_webhooks not in db.outbox_writers:
-        db.outbox_writers.append(enqueue_webhooks)
-    outbox.install(db, notifications_config(settings))
+    app.state.db = bootstrap(settings, db)
     app.state.clock = clock
     app.state.settings = settings
+    app.state.config = notifications_config(settings)
     errors.install(app)
     for module in (ops, boards, programs, versions, reminders, audit, webhooks):
         app.include_router(module.router)

@@ -40,10 +40,7 @@ def authenticate(request: Request) -> Actor:
             "the token is unknown or revoked",
         )
     actor, key_id, last_used_at = found
-    if keys.is_stale(last_used_at, now):
-        with db.writes() as session:
-            keys.touch(session, key_id, now)
-            session.commit()
+    keys.note_use(db, key_id, last_used_at, now)
     return actor
 
 

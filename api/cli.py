@@ -5,31 +5,21 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import uvicorn
 
+from api.bootstrap import database
 from api.clock import utc_now
 from api.logging import configure_logging
 from api.settings import Settings, notifications_config
 from db import audit_queries, keys, migrate, seed
-from db.engine import Database, open_database
-from notifications import clock, outbox
+from db.engine import Database
+from db.uow import UnitOfWork
+from notifications import scheduler
 from workflow.actors import SYSTEM, Role
 from workflow.errors import DomainError
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[Database]:
-    """The configured database, its connections closed afterwards."""
-    db = open_database(settings.database_url)
-    outbox.install(db, notifications_config(settings))
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 def prepare(db: Database) -> None:
@@ -74,9 +64,9 @@ def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create a key; its token is the last line of stdout."""
-    with database(settings) as db, db.writes() as session:
-        token = keys.create(session, args.name, Role(args.role), args.board, SYSTEM, utc_now())
-        session.commit()
+    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+        token = keys.create(uow, args.name, Role(args.role), args.board)
+        uow.commit()
     print(f"created {args.role} key {args.name!r}; the token is shown once:", file=sys.stderr)
     print(token)
     return 0
@@ -97,9 +87,9 @@ def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke a key at once."""
-    with database(settings) as db, db.writes() as session:
-        keys.revoke(session, args.name, SYSTEM, utc_now())
-        session.commit()
+    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+        keys.revoke(uow, args.name)
+        uow.commit()
     print(f"revoked {args.name!r}")
     return 0
 
@@ -121,7 +111,7 @@ def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as db:
         if not _at_head(db):
             return 2
-        report = clock.tick(db, notifications_config(settings), now)
+        report = scheduler.tick(db, notifications_config(settings), now)
     swept, delivered = report.swept, report.delivered
     print(
         f"swept as of {_ts(now)}: {swept.queued} reminders queued, "
@@ -142,14 +132,14 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as db:
         if not _at_head(db):
             return 2
-        scheduler = clock.start_scheduler(
+        clock = scheduler.start_scheduler(
             db, notifications_config(settings), utc_now, settings.scheduler_interval_seconds
         )
         try:
             while not stop.wait(1.0):
                 pass
         finally:
-            scheduler.shutdown()
+            clock.shutdown()
     return 0
 
 

@@ -7,15 +7,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from db.outbox import Retry
-from notifications import webhooks
+from db.mail_queue import Retry
 from notifications.config import Config, Smtp
-from workflow.reminders import Policy
+from notifications.webhook_delivery import WebhookPolicy
+from workflow.reminders import ReminderPolicy
 
 
 def _reminder_offsets(value: str) -> str:
     """Offsets in days from the answer date, comma-separated: `-14,-3,1`."""
-    Policy.parse(value)
+    ReminderPolicy.parse(value)
     return value
 
 
@@ -66,7 +66,7 @@ def notifications_config(settings: Settings) -> Config:
             timeout=settings.smtp_timeout,
         )
     return Config(
-        policy=Policy.parse(
+        policy=ReminderPolicy.parse(
             settings.reminder_offsets, settings.reminder_repeat_days, settings.reminder_hour
         ),
         mail_from=settings.mail_from,
@@ -79,7 +79,7 @@ def notifications_config(settings: Settings) -> Config:
         batch_size=settings.mail_batch_size,
         smtp=smtp,
         maildir=settings.maildir,
-        webhooks=webhooks.Policy(
+        webhooks=WebhookPolicy(
             allowed_hosts=frozenset(
                 h.strip().lower() for h in settings.webhook_allowed_hosts.split(",") if h.strip()
             )

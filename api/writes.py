@@ -12,8 +12,8 @@ from api.auth import Clock
 from api.deps import RequestInfo
 from api.encoding import dumps
 from api.errors import ApiError
+from db import idempotency
 from db.engine import Database
-from db.models import IdempotencyKey
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 
@@ -66,11 +66,11 @@ def _attempt_write(
     command: Callable[[UnitOfWork], Result],
 ) -> Response:
     with UnitOfWork(db, actor, clock(), context) as uow:
-        stored = None
+        reserved = None
         if info.idempotency_key is not None:
-            stored = uow.session.get(IdempotencyKey, (actor.name, info.idempotency_key))
+            stored = idempotency.find(uow, info.idempotency_key)
             if stored is not None:
-                if stored.fingerprint != fingerprint or stored.status_code is None:
+                if stored.fingerprint != fingerprint or stored.status is None:
                     raise ApiError(
                         422,
                         "idempotency_key_reused",
@@ -78,31 +78,20 @@ def _attempt_write(
                         "send a new Idempotency-Key for a different request",
                     )
                 return _replay(stored)
-            stored = IdempotencyKey(
-                actor_name=actor.name,
-                key=info.idempotency_key,
-                fingerprint=fingerprint,
-                created_at=uow.now,
-            )
-            uow.session.add(stored)
-            uow.session.flush()
+            reserved = idempotency.reserve(uow, info.idempotency_key, fingerprint)
         result = command(uow)
         uow.flush()
         body = dumps(result.body)
-        if stored is not None:
-            stored.status_code, stored.body, stored.location = (
-                result.status,
-                body.decode(),
-                result.location,
-            )
+        if reserved is not None:
+            idempotency.keep(reserved, result.status, body.decode(), result.location)
         uow.commit()
     return _response(result.status, body, result.location, result.etag)
 
 
-def _replay(stored: IdempotencyKey) -> Response:
-    assert stored.status_code is not None
+def _replay(stored: idempotency.Stored) -> Response:
+    assert stored.status is not None
     assert stored.body is not None
-    response = _response(stored.status_code, stored.body.encode(), stored.location, None)
+    response = _response(stored.status, stored.body.encode(), stored.location, None)
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

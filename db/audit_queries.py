@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from db import models
 from db.audit import GENESIS, event_hash, settled_seq
 from db.engine import Database
-from db.queries import View, decode_cursor, encode_cursor, latest_decisions, undecided_status
-from db.repositories import program_members
+from db.queries import View, boards_by_id, decode_cursor, encode_cursor, undecided_status
+from db.repositories import standing_decisions
 from workflow.errors import InvalidValue
 
 
@@ -186,15 +186,12 @@ REGISTER_COLUMNS = [
 
 def register(session: Session, version: models.Version) -> list[View]:
     """One row per member board: the decision that stands (or the open status)."""
-    latest = latest_decisions(session, version.id)
+    standing = standing_decisions(session, version.id, version.program_id)
     undecided = undecided_status(version).value
-    members = program_members(session, version.program_id)
-    boards = {
-        b.id: b for b in session.scalars(select(models.Board).where(models.Board.id.in_(members)))
-    }
+    boards = boards_by_id(session)
     rows = []
-    for board_id in members:
-        board, d = boards[board_id], latest.get(board_id)
+    for board_id, d in standing.items():
+        board = boards[board_id]
         rows.append(
             {
                 "board_id": board.id,
@@ -212,6 +209,21 @@ def register(session: Session, version: models.Version) -> list[View]:
             }
         )
     return rows
+
+
+def version_events(
+    session: Session, version_id: str, before: int | None, limit: int
+) -> tuple[list[Row[Any]], int | None]:
+    """A version's settled events, newest first: at most `limit` below `before`,
+    and the `seq` to page on from (None on the last page)."""
+    e = models.Event
+    query = Filters(version_id=version_id).apply(_VIEW_SELECT).where(e.seq <= settled_seq(session))
+    if before is not None:
+        query = query.where(e.seq < before)
+    rows = list(session.execute(query.order_by(e.seq.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1].seq if more else None
 
 
 def verify_database(db: Database) -> Verification:

@@ -1,9 +1,11 @@
 """The declarative base, naming convention and column types shared by all models."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -52,3 +54,20 @@ def table_of(entity: type[Base]) -> Table:
     table = entity.__table__
     assert isinstance(table, Table)
     return table
+
+
+def in_words(column: str, words: Iterable[StrEnum]) -> str:
+    """SQL: `column` holds one of `words` (a closed vocabulary of `workflow/`).
+
+    The words are listed in their enum's order, whatever collection holds
+    them, so the text is the same in every process.
+    """
+    listed = list(words)
+    order = {member: i for i, member in enumerate(type(listed[0]).__members__.values())}
+    ordered = sorted(listed, key=order.__getitem__)
+    return f"{column} IN ({','.join(repr(word.value) for word in ordered)})"
+
+
+def one_of(column: str, words: Iterable[StrEnum], name: str) -> CheckConstraint:
+    """A CHECK constraint `ck_<table>_<name>`: `column` holds one of `words`."""
+    return CheckConstraint(in_words(column, words), name=name)

@@ -2,9 +2,13 @@
 
 They load what they need (locking the rows they change), call the pure
 functions in `workflow/`, and leave commit to the caller's unit of work.
+A transition may be given a `Precondition` on the representation the caller
+last saw (the API makes one from `If-Match`): when the version has changed
+since, nothing happens.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,12 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from db import models, queries
-from db.repositories import program_members
+from db.repositories import in_force_id, program_members
 from db.uow import UnitOfWork
 from workflow import versions as domain
-from workflow.errors import AlreadyExists, InvalidValue, NotFound, PreconditionFailed
-from workflow.events import Event
+from workflow.errors import AlreadyExists, InvalidValue, NotFound
+from workflow.events import Event, EventType
 from workflow.versions import Decision
+
+Precondition = Callable[[queries.View], None]
+"""Checks the version's current representation is the one the caller expects
+(raising `PreconditionFailed` when it is not)."""
 
 
 def new_id() -> str:
@@ -25,13 +33,24 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def create_board(uow: UnitOfWork, board: models.Board) -> None:
-    """Add a deciding body of a municipality."""
+def create_board(
+    uow: UnitOfWork, board_id: str, municipality: str, name: str, municipality_code: str, email: str
+) -> queries.View:
+    """Add a deciding body of a municipality; its view."""
+    board = models.Board(
+        id=board_id,
+        municipality=municipality,
+        name=name,
+        municipality_code=municipality_code,
+        email=email,
+    )
     if uow.session.get(models.Board, board.id) is not None:
         raise AlreadyExists(f"board {board.id} exists")
     uow.session.add(board)
     _flush_or_exists(uow, f"board {board.id} exists")
-    uow.record(Event("board.created", None, None, board.id, queries.board_view(board)))
+    view = queries.board_view(board)
+    uow.record(Event(EventType.BOARD_CREATED, None, None, board.id, view))
+    return view
 
 
 def create_program(
@@ -50,11 +69,8 @@ def create_program(
         uow.session.add(
             models.ProgramBoard(program_id=program_id, board_id=board_id, position=position)
         )
-    uow.record(
-        Event(
-            "program.created", program_id, data={"title": title, "owner": owner, "boards": boards}
-        )
-    )
+    data = {"title": title, "owner": owner, "boards": boards}
+    uow.record(Event(EventType.PROGRAM_CREATED, program_id, data=data))
 
 
 @dataclass(frozen=True)
@@ -92,12 +108,13 @@ def create_version(
     version = domain.draft(
         version_id=version_id or new_id(),
         program_id=program_id,
-        members=_members(uow, program_id),
+        members=program_members(uow.session, program_id),
         valid_from=draft.valid_from,
         valid_until=draft.valid_until,
         replaces=replaces,
         document_sha256=draft.document_sha256,
     )
+    uow.bind(version_id=version.id)
     uow.versions.add(version, _new_row(uow, version, draft))
     _flush_or_exists(uow, f"program {program_id} already has a version labelled {draft.label!r}")
     return version.id
@@ -110,7 +127,7 @@ def import_in_force(
     version = domain.import_in_force(
         version_id=version_id,
         program_id=program_id,
-        members=_members(uow, program_id),
+        members=program_members(uow.session, program_id),
         in_force_from=in_force_from,
         note=note,
     )
@@ -119,55 +136,50 @@ def import_in_force(
     uow.versions.add(version, row)
 
 
-def send_out(uow: UnitOfWork, version_id: str, respond_by: date, if_match: str | None) -> None:
+def send_out(
+    uow: UnitOfWork, version_id: str, respond_by: date, expected: Precondition | None = None
+) -> None:
     """Send a drafted version out to its boards."""
-    version = _locked(uow, version_id, if_match)
+    version = _locked(uow, version_id, expected)
     domain.send_out(version, respond_by, uow.now)
 
 
-def withdraw(uow: UnitOfWork, version_id: str, reason: str, if_match: str | None) -> None:
+def withdraw(
+    uow: UnitOfWork, version_id: str, reason: str, expected: Precondition | None = None
+) -> None:
     """Withdraw a version that has not entered into force."""
-    version = _locked(uow, version_id, if_match)
+    version = _locked(uow, version_id, expected)
     domain.withdraw(version, reason)
 
 
 def record_decision(
-    uow: UnitOfWork, version_id: str, decision: Decision, if_match: str | None
+    uow: UnitOfWork, version_id: str, decision: Decision, expected: Precondition | None = None
 ) -> str:
     """Record a board's decision; the last approval puts the version in force.
 
     Returns the version's state afterwards.
     """
-    version = _locked(uow, version_id, if_match)
-    predecessor, in_force_id = None, None
+    uow.bind(board_id=decision.board_id)
+    version = _locked(uow, version_id, expected)
+    predecessor, in_force = None, None
     if domain.completes(version, decision):
-        # Only the last approval needs the version it replaces and the one in force.
+        # Only the last approval needs the version it replaces (locked: it will be
+        # superseded) and the one in force.
         if version.replaces is not None:
             predecessor = uow.versions.get(version.replaces, lock=True)
-        in_force_id = uow.session.scalar(
-            select(models.Version.id).where(
-                models.Version.program_id == version.program_id,
-                models.Version.state == "in_force",
-            )
-        )
-    domain.record_decision(version, decision, uow.now, predecessor, in_force_id)
+        in_force = in_force_id(uow.session, version.program_id)
+    domain.record_decision(version, decision, uow.now, predecessor, in_force)
     return version.state.value
 
 
-def _locked(uow: UnitOfWork, version_id: str, if_match: str | None) -> domain.Version:
+def _locked(uow: UnitOfWork, version_id: str, expected: Precondition | None) -> domain.Version:
+    uow.bind(version_id=version_id)
     version = uow.versions.get(version_id, lock=True)
     if version is None:
         raise NotFound(f"no version {version_id}")
-    if if_match is not None:
-        row = uow.session.get_one(models.Version, version_id)
-        current = queries.etag(queries.version_view(uow.session, row))
-        if current not in {tag.strip() for tag in if_match.split(",")} and if_match.strip() != "*":
-            raise PreconditionFailed(f"the version's ETag is {current}")
+    if expected is not None:
+        expected(queries.version_view(uow.session, uow.session.get_one(models.Version, version_id)))
     return version
-
-
-def _members(uow: UnitOfWork, program_id: str) -> tuple[str, ...]:
-    return program_members(uow.session, program_id)
 
 
 def _new_row(uow: UnitOfWork, version: domain.Version, draft: Draft) -> models.Version:

@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from db import audit, models
+from db import models
+from db.engine import Database
+from db.uow import UnitOfWork
 from workflow.actors import Actor, Role
 from workflow.errors import AlreadyExists, InvalidValue, NotFound
-from workflow.events import Event
+from workflow.events import Event, EventType
 
 PREFIX = "rat_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -28,10 +30,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(
-    session: Session, name: str, role: Role, board_id: str | None, actor: Actor, now: datetime
-) -> str:
+def create(uow: UnitOfWork, name: str, role: Role, board_id: str | None) -> str:
     """Store a new key and return its token (shown once, never stored)."""
+    session = uow.session
     if role is Role.SYSTEM:
         raise InvalidValue("role must be admin, secretariat, board or auditor")
     if (role is Role.BOARD) != (board_id is not None):
@@ -47,25 +48,21 @@ def create(
             role=role.value,
             board_id=board_id,
             token_hash=hash_token(token),
-            created_at=now,
+            created_at=uow.now,
         )
     )
-    audit.append(
-        session,
-        [Event("key.created", None, data={"name": name, "role": role.value, "board_id": board_id})],
-        actor,
-        now,
-    )
+    data = {"name": name, "role": role.value, "board_id": board_id}
+    uow.record(Event(EventType.KEY_CREATED, None, data=data))
     return token
 
 
-def revoke(session: Session, name: str, actor: Actor, now: datetime) -> None:
+def revoke(uow: UnitOfWork, name: str) -> None:
     """End a key at once."""
-    key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
+    key = uow.session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
     if key is None or key.revoked_at is not None:
         raise NotFound(f"no active key named {name!r}")
-    key.revoked_at = now
-    audit.append(session, [Event("key.revoked", None, data={"name": name})], actor, now)
+    key.revoked_at = uow.now
+    uow.record(Event(EventType.KEY_REVOKED, None, data={"name": name}))
 
 
 def listing(session: Session) -> list[dict[str, Any]]:
@@ -108,8 +105,26 @@ def resolve(session: Session | Connection, token: str) -> tuple[Actor, int, date
     )
 
 
-def touch(session: Session, key_id: int, now: datetime) -> None:
-    """Note that a key was used (at most once a minute, so reads stay cheap)."""
+def note_use(db: Database, key_id: int, last_used_at: datetime | None, now: datetime) -> None:
+    """Note that a key was used, at most once a minute (so reads stay cheap).
+
+    Its own short transaction: when a key was last used is bookkeeping, not a
+    change of the workflow, so it is no audit event.
+    """
+    if not is_stale(last_used_at, now):
+        return
+    with db.writes() as session:
+        _touch(session, key_id, now)
+        session.commit()
+
+
+def by_id(session: Session, key_id: int) -> models.ApiKey | None:
+    """The key with that id, unless it is unknown or revoked."""
+    row = session.get(models.ApiKey, key_id)
+    return None if row is None or row.revoked_at is not None else row
+
+
+def _touch(session: Session, key_id: int, now: datetime) -> None:
     session.execute(
         update(models.ApiKey)
         .where(models.ApiKey.id == key_id)

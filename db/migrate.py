@@ -7,6 +7,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import WRITE
 
@@ -53,3 +54,14 @@ def current_revision(engine: Engine) -> str | None:
 def at_head(engine: Engine) -> bool:
     """True when the database schema is the code's newest revision."""
     return current_revision(engine) == head_revision()
+
+
+def readiness(engine: Engine) -> str | None:
+    """What keeps the database from serving (unreachable, schema not at head), or None."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        ready = at_head(engine)
+    except SQLAlchemyError:
+        return "unreachable"
+    return None if ready else "schema not at head"

@@ -1,11 +1,14 @@
-"""The tables. Constraints here back the invariants of design.md."""
+"""The tables. Constraints here back the invariants of design.md.
+
+The words a column may hold (states, outcomes, event types, delivery
+statuses) are CHECK constraints derived from the enums of `workflow/`.
+"""
 
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -17,11 +20,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, UTCDateTime
+from db.base import Base, BigId, UTCDateTime, in_words, one_of
+from workflow.delivery import OPEN_DELIVERIES, DeliveryStatus, MailStatus, ReminderStatus
+from workflow.events import EventType
+from workflow.states import FINAL_OUTCOMES, Outcome, VersionState
 
-VERSION_STATES = "'drafted','sent_out','in_force','rejected','withdrawn','superseded'"
-OUTCOMES = "'approved','rejected','amended','referred_back','tabled'"
-FINAL = "outcome IN ('approved','rejected','amended')"
+FINAL = in_words("outcome", FINAL_OUTCOMES)
 
 
 class Board(Base):
@@ -63,7 +67,7 @@ class Version(Base):
     __tablename__ = "versions"
     __table_args__ = (
         UniqueConstraint("program_id", "label"),
-        CheckConstraint(f"state IN ({VERSION_STATES})", name="state"),
+        one_of("state", VersionState, name="state"),
         Index(
             "uq_versions_one_in_force",
             "program_id",
@@ -100,7 +104,7 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint(f"outcome IN ({OUTCOMES})", name="outcome"),
+        one_of("outcome", Outcome, name="outcome"),
         Index(
             "uq_decisions_one_final",
             "version_id",
@@ -135,6 +139,7 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        one_of("type", EventType, name="type"),
         Index(
             "uq_events_one_in_force",
             "version_id",
@@ -204,3 +209,145 @@ class IdempotencyKey(Base):
     body: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- what is sent: reminders, e-mails, webhook deliveries ------------------------------
+
+
+class ReminderSchedule(Base):
+    """A board that still owes a decision on a version sent out: when to look next.
+
+    Deleted when the board decides or the version leaves `sent_out`.
+    """
+
+    __tablename__ = "reminder_schedule"
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("versions.id"), primary_key=True)
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id"), primary_key=True)
+    handled_through: Mapped[int | None] = mapped_column(Integer)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Reminder(Base):
+    """One reminder slot of one board on one version, and what became of it.
+
+    The unique (version, board, slot) key makes the sweep idempotent.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("version_id", "board_id", "slot"),
+        one_of("status", ReminderStatus, name="status"),
+        Index("ix_reminders_version_scheduled", "version_id", "scheduled_for", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("versions.id"))
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id"))
+    slot: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMail(Base):
+    """One e-mail to send, written in the same transaction as the state that caused it.
+
+    Due ⇔ `next_attempt_at <= now`; a claim is a lease that postpones
+    `next_attempt_at`, so a crash between claim and send is a retry, never a loss.
+    """
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (one_of("status", MailStatus, name="status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    program_id: Mapped[str | None] = mapped_column(String(64))
+    version_id: Mapped[str | None] = mapped_column(ForeignKey("versions.id"))
+    board_id: Mapped[str | None] = mapped_column(ForeignKey("boards.id"))
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    lease: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+OPEN_DELIVERY = in_words("status", OPEN_DELIVERIES)
+
+
+class Webhook(Base):
+    """A subscription: POST these event types to this URL, signed with this secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    board_id: Mapped[str | None] = mapped_column(ForeignKey("boards.id"))
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """One event to deliver to one subscription; claimed like an e-mail."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_seq"),
+        one_of("status", DeliveryStatus, name="status"),
+        Index(
+            "ix_webhook_deliveries_open",
+            "webhook_id",
+            "event_seq",
+            postgresql_where=text(OPEN_DELIVERY),
+            sqlite_where=text(OPEN_DELIVERY),
+        ),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text(OPEN_DELIVERY),
+            sqlite_where=text(OPEN_DELIVERY),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id"))
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Attempt(Base):
+    """One HTTP attempt at a delivery: when, what came back, the first 1 kB of it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    response: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)

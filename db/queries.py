@@ -1,19 +1,19 @@
 """Read models: the contract's JSON shapes, built straight from the tables."""
 
 import base64
-import hashlib
 import json
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy import Select, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from db import models
-from db.repositories import VERSION_BY_ID, program_members, with_member_decisions
+from db.repositories import VERSION_BY_ID, in_force_id, program_members, standing_decisions
 from workflow.errors import InvalidValue
-from workflow.states import BoardStatus
+from workflow.states import BoardStatus, VersionState
 
 View = dict[str, Any]
 
@@ -22,12 +22,6 @@ def _iso(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"not JSON: {type(value).__name__}")
-
-
-def etag(view: View) -> str:
-    """A strong ETag over the whole representation of a resource."""
-    body = json.dumps(view, sort_keys=True, default=_iso, separators=(",", ":")).encode()
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def encode_cursor(value: str) -> str:
@@ -128,48 +122,38 @@ def board_view(row: models.Board) -> View:
 
 def program_view(session: Session, row: models.Program) -> View:
     """Program, with its boards and the version in force today."""
-    in_force = session.scalar(
-        select(models.Version.id).where(
-            models.Version.program_id == row.id, models.Version.state == "in_force"
-        )
-    )
     return {
         "id": row.id,
         "title": row.title,
         "owner": row.owner,
         "boards": list(program_members(session, row.id)),
-        "in_force_version_id": in_force,
+        "in_force_version_id": in_force_id(session, row.id),
     }
 
 
-def latest_decisions(session: Session, version_id: str) -> dict[str, models.Decision]:
-    """Each board's latest decision on a version: the one that stands."""
-    latest: dict[str, models.Decision] = {}
-    for decision in session.scalars(
-        select(models.Decision)
-        .where(models.Decision.version_id == version_id)
-        .order_by(models.Decision.recorded_at, models.Decision.id)
-    ):
-        latest[decision.board_id] = decision
-    return latest
+def programs(session: Session) -> list[models.Program]:
+    """Every program, by id."""
+    return list(session.scalars(select(models.Program).order_by(models.Program.id)))
+
+
+def boards_by_id(session: Session) -> dict[str, models.Board]:
+    """Every board, by id."""
+    return {b.id: b for b in session.scalars(select(models.Board))}
+
+
+def version_labels(session: Session, program_id: str) -> dict[str, str]:
+    """The labels of a program's versions, by version id."""
+    rows = session.execute(
+        select(models.Version.id, models.Version.label).where(
+            models.Version.program_id == program_id
+        )
+    )
+    return {version_id: label for version_id, label in rows}
 
 
 def undecided_status(version: models.Version) -> BoardStatus:
     """What a board without a decision shows: `unknown` on an imported version."""
     return BoardStatus.UNKNOWN if version.imported else BoardStatus.PENDING
-
-
-_BOARD_STATUSES = with_member_decisions(
-    select(
-        models.ProgramBoard.board_id,
-        models.Decision.outcome,
-        models.Decision.decided_on,
-        models.Decision.paragraph,
-        models.Decision.case_number,
-        models.Decision.recorded_by,
-        models.Decision.recorded_at,
-    ).where(models.ProgramBoard.program_id == bindparam("program_id"))
-)
 
 
 def version_row(session: Session, version_id: str) -> models.Version | None:
@@ -178,24 +162,20 @@ def version_row(session: Session, version_id: str) -> models.Version | None:
 
 
 def board_statuses(session: Session, version: models.Version) -> list[View]:
-    """One BoardStatus per member board, from its latest decision (one statement)."""
+    """One BoardStatus per member board, from the decision that stands (one statement)."""
     undecided = undecided_status(version).value
-    rows = session.execute(
-        _BOARD_STATUSES, {"version_id": version.id, "program_id": version.program_id}
-    )
-    latest: dict[str, View] = {}
-    for board_id, outcome, decided_on, paragraph, case_number, by, at in rows:
-        # Rows come oldest decision first, so the one that stands is written last.
-        latest[board_id] = {
+    return [
+        {
             "board_id": board_id,
-            "status": outcome or undecided,
-            "decided_on": decided_on,
-            "paragraph": paragraph,
-            "case_number": case_number,
-            "recorded_by": by,
-            "recorded_at": at,
+            "status": d.outcome if d else undecided,
+            "decided_on": d.decided_on if d else None,
+            "paragraph": d.paragraph if d else None,
+            "case_number": d.case_number if d else None,
+            "recorded_by": d.recorded_by if d else None,
+            "recorded_at": d.recorded_at if d else None,
         }
-    return list(latest.values())
+        for board_id, d in standing_decisions(session, version.id, version.program_id).items()
+    ]
 
 
 def version_view(session: Session, row: models.Version) -> View:
@@ -259,7 +239,7 @@ def in_force_on(session: Session, program_id: str, day: date) -> models.Version 
     return session.scalars(
         select(models.Version).where(
             models.Version.program_id == program_id,
-            models.Version.state.in_(("in_force", "superseded")),
+            models.Version.state.in_((VersionState.IN_FORCE, VersionState.SUPERSEDED)),
             models.Version.in_force_from <= day,
             or_(
                 models.Version.superseded_on.is_(None),
@@ -267,3 +247,28 @@ def in_force_on(session: Session, program_id: str, day: date) -> models.Version 
             ),
         )
     ).first()
+
+
+def member_boards(session: Session, program_ids: Collection[str]) -> dict[str, list[models.Board]]:
+    """Several programs' member boards (one statement), each program's in its order."""
+    rows = session.execute(
+        select(models.ProgramBoard.program_id, models.Board)
+        .join(models.Board, models.ProgramBoard.board_id == models.Board.id)
+        .where(models.ProgramBoard.program_id.in_(list(program_ids)))
+        .order_by(models.ProgramBoard.program_id, models.ProgramBoard.position)
+    )
+    found: dict[str, list[models.Board]] = {}
+    for program_id, board in rows:
+        found.setdefault(program_id, []).append(board)
+    return found
+
+
+def version_and_title(session: Session, version_id: str) -> tuple[models.Version, str]:
+    """A version and its program's title."""
+    version = session.get_one(models.Version, version_id)
+    return version, session.get_one(models.Program, version.program_id).title
+
+
+def program_row(session: Session, program_id: str) -> models.Program | None:
+    """The program with that id, if any."""
+    return session.get(models.Program, program_id)

@@ -1,12 +1,14 @@
 """Repositories: load domain objects from rows and write their changes back.
 
-Repositories never commit; the unit of work does.
+Repositories never commit; the unit of work does. This module also holds the
+one query that answers "which decision stands for each member board", which
+the domain, the version view and the register all read.
 """
 
 from datetime import datetime
-from typing import Any, TypeVarTuple
+from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, select
+from sqlalchemy import Row, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from db import models
@@ -14,7 +16,7 @@ from db.base import table_of
 from workflow import versions as domain
 from workflow.actors import Actor
 from workflow.events import Event
-from workflow.states import BoardStatus, Outcome, VersionState
+from workflow.states import BoardStatus, VersionState
 
 
 def program_members(session: Session, program_id: str) -> tuple[str, ...]:
@@ -27,32 +29,52 @@ def program_members(session: Session, program_id: str) -> tuple[str, ...]:
     return tuple(rows)
 
 
-Columns = TypeVarTuple("Columns")
-
-
-def with_member_decisions(query: Select[*Columns]) -> Select[*Columns]:
-    """`query`, which reads `program_boards`, joined to their decisions on `:version_id`.
-
-    A board without a decision gives one row of NULLs; a board's rows come
-    oldest first, so its latest decision (the one that stands) comes last.
-    """
-    return query.outerjoin(
-        models.Decision,
+_DECISIONS = table_of(models.Decision)
+_MEMBER_DECISIONS = (
+    select(models.ProgramBoard.board_id.label("member"), *_DECISIONS.c)
+    .outerjoin(
+        _DECISIONS,
         and_(
-            models.Decision.version_id == bindparam("version_id"),
-            models.Decision.board_id == models.ProgramBoard.board_id,
+            _DECISIONS.c.version_id == bindparam("version_id"),
+            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
         ),
-    ).order_by(models.ProgramBoard.position, models.Decision.recorded_at, models.Decision.id)
+    )
+    .where(models.ProgramBoard.program_id == bindparam("program_id"))
+    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
+)
+"""Each member board with its decisions on a version, oldest first (NULLs for none)."""
+
+Standing = dict[str, Row[Any] | None]
+"""Member board id (in the program's order) → the row of the decision that stands, or None."""
+
+
+def standing_decisions(session: Session, version_id: str, program_id: str) -> Standing:
+    """For each member board, the decision that stands on the version: its latest one.
+
+    One statement. On PostgreSQL, run it after the version's row lock, as a
+    statement of its own: a statement that waited for the lock still reads
+    other tables as they were when it began, so joined to the locking
+    statement it would miss decisions committed meanwhile.
+    """
+    standing: Standing = {}
+    rows = session.execute(_MEMBER_DECISIONS, {"version_id": version_id, "program_id": program_id})
+    for row in rows:  # oldest first, so the one that stands is written last
+        standing[row.member] = row if row.id is not None else None
+    return standing
 
 
 VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))
 _LOCK_VERSION = VERSION_BY_ID.with_for_update()
-_MEMBER_DECISIONS = with_member_decisions(
-    select(models.ProgramBoard.board_id, models.Decision.outcome, models.Decision.decided_on).where(
-        models.ProgramBoard.program_id == bindparam("program_id")
-    )
+_INSERT_DECISION = insert(_DECISIONS)
+_IN_FORCE = select(models.Version.id).where(
+    models.Version.program_id == bindparam("program_id"),
+    models.Version.state == VersionState.IN_FORCE,
 )
-_INSERT_DECISION = insert(table_of(models.Decision))
+
+
+def in_force_id(session: Session, program_id: str) -> str | None:
+    """The id of the program's version in force now, if any."""
+    return session.scalar(_IN_FORCE, {"program_id": program_id})
 
 
 def decision_row(
@@ -87,7 +109,7 @@ class VersionRepository:
         self.seen: dict[str, tuple[domain.Version, models.Version]] = {}
 
     def get(self, version_id: str, *, lock: bool = False) -> domain.Version | None:
-        """The version with its board statuses, locked for update when `lock`."""
+        """The version with its boards' standing decisions, locked for update when `lock`."""
         if version_id in self.seen:
             return self.seen[version_id][0]
         row = self.session.execute(
@@ -95,18 +117,12 @@ class VersionRepository:
         ).scalar_one_or_none()
         if row is None:
             return None
-        # A statement of its own, after the lock: on PostgreSQL a statement that
-        # waited for the row lock still reads the other tables as they were when
-        # it began, so joined here it would miss decisions committed meanwhile
-        # (eight simultaneous approvals would each see seven missing).
-        boards = self.session.execute(
-            _MEMBER_DECISIONS, {"version_id": version_id, "program_id": row.program_id}
-        ).all()
+        standing = standing_decisions(self.session, version_id, row.program_id)
         version = domain.Version(
             id=row.id,
             program_id=row.program_id,
             state=VersionState(row.state),
-            members=tuple(dict.fromkeys(board_id for board_id, _, _ in boards)),
+            members=tuple(standing),
             valid_from=row.valid_from,
             replaces=row.replaces,
             document_sha256=row.document_sha256,
@@ -116,12 +132,11 @@ class VersionRepository:
             superseded_on=row.superseded_on,
             superseded_by=row.superseded_by,
         )
-        for board_id, outcome, decided_on in boards:
-            if outcome is None:
-                continue
-            version.statuses[board_id] = BoardStatus(outcome)
-            if outcome == Outcome.APPROVED:
-                version.approved_on[board_id] = decided_on
+        for board_id, decision in standing.items():
+            if decision is not None:
+                version.boards[board_id] = domain.Board(
+                    board_id, BoardStatus(decision.outcome), decision.decided_on
+                )
         self.seen[version_id] = (version, row)
         return version
 

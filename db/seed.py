@@ -10,7 +10,7 @@ from db.uow import UnitOfWork
 from workflow.actors import SYSTEM
 from workflow.dates import final_on
 from workflow.errors import AlreadyExists
-from workflow.events import Event
+from workflow.events import Event, EventType
 
 BOARDS = [
     ("botkyrka", "0127", "Botkyrka kommun"),
@@ -43,13 +43,11 @@ def _seed(db: Database, now: datetime) -> bool:
             if uow.session.get(models.Board, board_id) is None:
                 commands.create_board(
                     uow,
-                    models.Board(
-                        id=board_id,
-                        municipality=municipality,
-                        name="Kommunstyrelsen",
-                        municipality_code=code,
-                        email=f"kommunstyrelsen@{board_id}.example",
-                    ),
+                    board_id,
+                    municipality=municipality,
+                    name="Kommunstyrelsen",
+                    municipality_code=code,
+                    email=f"kommunstyrelsen@{board_id}.example",
                 )
         commands.create_program(
             uow,
@@ -97,7 +95,7 @@ def _seed_versions(uow: UnitOfWork) -> None:
     )
     uow.record(
         Event(
-            "decision.imported",
+            EventType.DECISION_IMPORTED,
             PROGRAM_ID,
             SUP_2013,
             "tyreso",

@@ -3,9 +3,9 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from db.outbox import Retry
-from notifications.webhooks import Policy as WebhookPolicy
-from workflow.reminders import Policy
+from db.mail_queue import Retry
+from notifications.webhook_delivery import WebhookPolicy
+from workflow.reminders import ReminderPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +24,12 @@ class Smtp:
 class Config:
     """The reminder policy, the sender address and how mail is delivered and retried."""
 
-    policy: Policy = field(default_factory=Policy)
+    policy: ReminderPolicy = field(default_factory=ReminderPolicy)
     mail_from: str = "ratify@localhost"
     public_url: str | None = None
     retry: Retry = field(default_factory=Retry)
     batch_size: int = 20
     smtp: Smtp | None = None
     maildir: Path = Path("var/mail")
-    webhooks: WebhookPolicy | None = None
-    """When set, the scheduler's ticks deliver webhooks too."""
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    """Where webhooks may go and how they are retried (the scheduler delivers them too)."""

@@ -12,7 +12,7 @@ folded by the `email` package's own header classes, and the body encoded by
 its own quoted-printable encoder, line by line. Both are remembered (a
 header by its name and value, a body line by its bytes), and the boards of
 one version share all but a few of them, so a reminder mostly costs
-dictionary look-ups. The result is the very text `wire(reminder(...))`
+dictionary look-ups. The result is the very text `wire(message(*reminder_parts(...)))`
 gives (tests/unit/test_mail.py compares the two).
 """
 
@@ -27,6 +27,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 
 from workflow.dates import STOCKHOLM, today_in_stockholm
+from workflow.events import EventType
 from workflow.reminders import Slot, slot_label
 
 MONTHS = (
@@ -45,13 +46,6 @@ MONTHS = (
 )
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 MESSAGE_ID_DOMAIN = "ratify"
-
-NOTICE_KINDS = {
-    "version.sent_out": "sent-out",
-    "version.in_force": "in-force",
-    "version.rejected": "rejected",
-}
-"""The audit events that e-mail every member board, and their outbox key prefix."""
 
 OUTCOMES_SV = {
     "approved": "godkänt",
@@ -94,9 +88,10 @@ def reminder_key(version_id: str, board_id: str, offset: int) -> str:
     return f"reminder-{version_id}-{board_id}-{slot_label(offset)}"
 
 
-def notice_key(event_type: str, version_id: str, board_id: str) -> str:
-    """The outbox key of the notice a version's event sends one board."""
-    return f"{NOTICE_KINDS[event_type]}-{version_id}-{board_id}"
+def notice_key(event_type: EventType, version_id: str, board_id: str) -> str:
+    """The outbox key of the notice a version's event sends one board (`in-force-…`)."""
+    what = event_type.value.split(".", 1)[1].replace("_", "-")
+    return f"{what}-{version_id}-{board_id}"
 
 
 def message_id(key: str) -> str:
@@ -173,7 +168,8 @@ def _header_object(value: HeaderValue) -> str | Address:
     return value
 
 
-def _message(headers: list[tuple[str, HeaderValue]], body: str) -> EmailMessage:
+def message(headers: list[tuple[str, HeaderValue]], body: str) -> EmailMessage:
+    """An `EmailMessage` of `headers` (in order) and a quoted-printable UTF-8 `body`."""
     message = EmailMessage()
     for name, value in headers:
         message[name] = _header_object(value)
@@ -232,7 +228,7 @@ def _fold_message_id(value: HeaderValue) -> str:
 
 
 def _wire(headers: list[tuple[str, HeaderValue]], body: str) -> str:
-    """`wire(_message(headers, body))`, without building the message."""
+    """`wire(message(headers, body))`, without building the message."""
     parts = [
         _fold_message_id(value) if name == "Message-ID" else _fold_shared(name, value)
         for name, value in (*headers, *SET_CONTENT_HEADERS, LANGUAGE)
@@ -242,7 +238,7 @@ def _wire(headers: list[tuple[str, HeaderValue]], body: str) -> str:
     return "".join(parts)
 
 
-def _reminder(
+def reminder_parts(
     about: About,
     to: Addressee,
     slot: Slot,
@@ -295,19 +291,6 @@ def _reminder(
     return headers, body
 
 
-def reminder(
-    about: About,
-    to: Addressee,
-    slot: Slot,
-    *,
-    sender: str,
-    at: datetime,
-    public_url: str | None = None,
-) -> EmailMessage:
-    """The reminder for one slot to a board that has not decided."""
-    return _message(*_reminder(about, to, slot, sender=sender, at=at, public_url=public_url))
-
-
 def reminder_wire(
     about: About,
     to: Addressee,
@@ -317,12 +300,12 @@ def reminder_wire(
     at: datetime,
     public_url: str | None = None,
 ) -> str:
-    """`wire(reminder(...))`, composed directly (see the module's docstring)."""
-    return _wire(*_reminder(about, to, slot, sender=sender, at=at, public_url=public_url))
+    """`wire(message(*reminder_parts(...)))`, composed directly (see the module's docstring)."""
+    return _wire(*reminder_parts(about, to, slot, sender=sender, at=at, public_url=public_url))
 
 
 def notice(
-    event_type: str,
+    event_type: EventType,
     about: About,
     to: Addressee,
     *,
@@ -333,7 +316,7 @@ def notice(
 ) -> EmailMessage:
     """The e-mail to a member board when a version is sent out, enters into force or falls."""
     what = f"{about.label} ({about.program_title})"
-    if event_type == "version.sent_out":
+    if event_type is EventType.VERSION_SENT_OUT:
         answer = swedish_date(about.respond_by) if about.respond_by else "snarast"
         subject = f"För beslut: {what}, svar senast {answer}"
         text = (
@@ -342,7 +325,7 @@ def notice(
             f"samtliga har godkänt den. Svar begärs senast {answer}.\n\n"
             f"{_how_to_record(about, to, public_url)}"
         )
-    elif event_type == "version.in_force":
+    elif event_type is EventType.VERSION_IN_FORCE:
         start = date.fromisoformat(str(data["in_force_from"]))
         subject = f"{what} gäller från {swedish_date(start)}"
         text = (
@@ -350,7 +333,7 @@ def notice(
             f"version {about.label}. Versionen gäller från {swedish_date(start)}"
             + (" och ersätter den tidigare versionen.\n" if data.get("replaces") else ".\n")
         )
-    elif event_type == "version.rejected":
+    elif event_type is EventType.VERSION_REJECTED:
         outcome = OUTCOMES_SV.get(str(data.get("outcome")), str(data.get("outcome")))
         board = data.get("board") or "en medlemskommuns nämnd"
         subject = f"{what} kan inte träda i kraft"
@@ -375,4 +358,4 @@ def notice(
         sender=sender,
         at=at,
     )
-    return _message(headers, body)
+    return message(headers, body)

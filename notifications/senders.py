@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Protocol
 
-from db.outbox import Claimed
+from db.mail_queue import MailClaim
 from notifications.config import Config, Smtp
 
 SEND_ERRORS = (smtplib.SMTPException, OSError)
@@ -24,7 +24,7 @@ SEND_ERRORS = (smtplib.SMTPException, OSError)
 class Connection(Protocol):
     """An open way to hand messages over."""
 
-    def send(self, mail: Claimed) -> None:
+    def send(self, mail: MailClaim) -> None:
         """Hand over one message, or raise one of `SEND_ERRORS`."""
 
 
@@ -42,7 +42,7 @@ class SmtpConnection:
         self.smtp = smtp
         self.envelope_from = envelope_from
 
-    def send(self, mail: Claimed) -> None:
+    def send(self, mail: MailClaim) -> None:
         """`MAIL FROM`, `RCPT TO` the board's address, `DATA` the stored message."""
         self.smtp.sendmail(self.envelope_from, [mail.recipient], mail.message)
 
@@ -93,7 +93,7 @@ class MaildirSender:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         yield self
 
-    def send(self, mail: Claimed) -> None:
+    def send(self, mail: MailClaim) -> None:
         """Write the message (LF line ends, as maildir readers expect)."""
         name = re.sub(r"[^A-Za-z0-9@+._-]", "_", mail.message_id.strip("<>")) + ".eml"
         temporary = self.root / "tmp" / f"{os.getpid()}-{name}"

@@ -13,6 +13,7 @@ from api.app import create_app
 from api.clock import utc_now
 from db import keys, seed
 from db.engine import Database, open_database
+from db.uow import UnitOfWork
 from tests import databases
 from workflow.actors import SYSTEM, Role
 from workflow.dates import today_in_stockholm
@@ -75,10 +76,17 @@ def seeded(db: Database) -> Database:
 
 def make_key(db: Database, name: str, role: Role, board_id: str | None = None) -> str:
     """Create an API key directly, as `ratify keys create` does."""
-    with db.writes() as session:
-        token = keys.create(session, name, role, board_id, SYSTEM, utc_now())
-        session.commit()
+    with UnitOfWork(db, SYSTEM, utc_now()) as uow:
+        token = keys.create(uow, name, role, board_id)
+        uow.commit()
     return token
+
+
+def revoke_key(db: Database, name: str) -> None:
+    """Revoke an API key directly, as `ratify keys revoke` does."""
+    with UnitOfWork(db, SYSTEM, utc_now()) as uow:
+        keys.revoke(uow, name)
+        uow.commit()
 
 
 @pytest.fixture

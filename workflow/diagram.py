@@ -1,12 +1,18 @@
-"""Mermaid diagrams drawn from the same rules tables that enforce the workflow."""
+"""Mermaid diagrams drawn from the same rules tables that enforce the workflow.
+
+Written here rather than by `transitions`' `GraphMachine(graph_engine="mermaid")`:
+the contract's diagram is one Mermaid document holding both machines, and
+GraphMachine draws one machine per document (its nested variant splits state
+names at `_`, so `sent_out` would become a state `out` inside `sent`).
+"""
 
 from transitions import Machine
 
-from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, transition_table
+from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, initial, states, transition_table
 
 
 def _edges(machine: Machine, indent: str, prefix: str = "") -> list[str]:
-    lines = [f"{indent}[*] --> {prefix}{machine.initial}"]
+    lines = [f"{indent}[*] --> {prefix}{initial(machine)}"]
     for source, trigger, dest, guards in transition_table(machine):
         label = trigger + (f" [{' and '.join(guards)}]" if guards else "")
         lines.append(f"{indent}{prefix}{source} --> {prefix}{dest}: {label}")
@@ -28,7 +34,7 @@ def workflow_diagram() -> str:
     lines = ["stateDiagram-v2", '    state "program version" as version {']
     lines += _edges(VERSION_MACHINE, "        ")
     lines += ["    }", '    state "board decision (one per member board)" as board {']
-    lines += [f'        state "{s}" as board_{s}' for s in BOARD_MACHINE.states]
+    lines += [f'        state "{s}" as board_{s}' for s in states(BOARD_MACHINE)]
     lines += _edges(BOARD_MACHINE, "        ", prefix="board_")
     lines.append("    }")
     return "\n".join(lines) + "\n"

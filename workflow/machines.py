@@ -1,95 +1,102 @@
-"""The two state machines, declared once with `transitions`.
+"""The two state machines, declared once with `transitions`: the rules tables.
 
-Each `Machine` has no model: it is the rules table. `fire` looks up the
-transition for a trigger in the current state, checks its guards by name and
-returns the destination; the diagram route draws the same tables.
+Each `Machine` is built with `model=None`: it is the rules table for every
+version (or board) there is, never a machine per object. `fire` runs a
+trigger on a domain object through `transitions` itself, which finds the
+transition from the object's `state` and checks its guards (the object's
+methods named in `conditions`); the status page's transition table and the
+diagram are drawn from the same declarations.
 """
 
-from collections.abc import Callable, Mapping
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
-from transitions import Machine
+from transitions import Machine, MachineError
 
 from workflow.errors import InvalidTransition
 from workflow.states import BoardStatus, VersionState
 
-S = TypeVar("S", bound=StrEnum)
-
-_V = VersionState  # transitions takes plain strings: an Enum would be named by .name
-VERSION_MACHINE = Machine(
-    model=None,
-    states=[s.value for s in VersionState],
-    initial=_V.DRAFTED.value,
-    auto_transitions=False,
-    transitions=[
-        {"trigger": "send_out", "source": _V.DRAFTED.value, "dest": _V.SENT_OUT.value},
-        {
-            "trigger": "withdraw",
-            "source": [_V.DRAFTED.value, _V.SENT_OUT.value],
-            "dest": _V.WITHDRAWN.value,
-        },
+V = VersionState
+VERSION_RULES: dict[str, Any] = {
+    "states": VersionState,
+    "initial": V.DRAFTED,
+    "transitions": [
+        {"trigger": "send_out", "source": V.DRAFTED, "dest": V.SENT_OUT},
+        {"trigger": "withdraw", "source": [V.DRAFTED, V.SENT_OUT], "dest": V.WITHDRAWN},
         {
             "trigger": "enter_into_force",
-            "source": _V.SENT_OUT.value,
-            "dest": _V.IN_FORCE.value,
+            "source": V.SENT_OUT,
+            "dest": V.IN_FORCE,
             "conditions": ["all_members_approved", "predecessor_in_force"],
         },
-        {"trigger": "reject", "source": _V.SENT_OUT.value, "dest": _V.REJECTED.value},
-        {"trigger": "supersede", "source": _V.IN_FORCE.value, "dest": _V.SUPERSEDED.value},
+        {
+            "trigger": "reject",
+            "source": V.SENT_OUT,
+            "dest": V.REJECTED,
+            "conditions": ["a_member_rejected"],
+        },
+        {"trigger": "supersede", "source": V.IN_FORCE, "dest": V.SUPERSEDED},
     ],
-)
+}
 """Program version: drafted → sent_out → in_force → superseded, or rejected / withdrawn."""
 
-_B = BoardStatus
-_OPEN = [_B.PENDING.value, _B.REFERRED_BACK.value, _B.TABLED.value]
-BOARD_MACHINE = Machine(
-    model=None,
-    states=[s.value for s in BoardStatus if s is not _B.UNKNOWN],
-    initial=_B.PENDING.value,
-    auto_transitions=False,
-    transitions=[
-        {"trigger": "approve", "source": _OPEN, "dest": _B.APPROVED.value},
-        {"trigger": "reject", "source": _OPEN, "dest": _B.REJECTED.value},
-        {"trigger": "amend", "source": _OPEN, "dest": _B.AMENDED.value},
-        {"trigger": "refer_back", "source": _OPEN, "dest": _B.REFERRED_BACK.value},
-        {"trigger": "table", "source": _OPEN, "dest": _B.TABLED.value},
+B = BoardStatus
+_OPEN = [B.PENDING, B.REFERRED_BACK, B.TABLED]
+BOARD_RULES: dict[str, Any] = {
+    "states": [s for s in BoardStatus if s not in (B.UNKNOWN, B.ANNULLED)],
+    "initial": B.PENDING,
+    "transitions": [
+        {"trigger": "approve", "source": _OPEN, "dest": B.APPROVED},
+        {"trigger": "reject", "source": _OPEN, "dest": B.REJECTED},
+        {"trigger": "amend", "source": _OPEN, "dest": B.AMENDED},
+        {"trigger": "refer_back", "source": _OPEN, "dest": B.REFERRED_BACK},
+        {"trigger": "table", "source": _OPEN, "dest": B.TABLED},
     ],
-)
+}
 """One board on one version: pending → approved | rejected | amended, or back to decide later."""
 
-Guard = Callable[[], bool]
+VERSION_MACHINE = Machine(model=None, auto_transitions=False, **VERSION_RULES)
+BOARD_MACHINE = Machine(model=None, auto_transitions=False, **BOARD_RULES)
 
 
-def fire(
-    machine: Machine,
-    trigger: str,
-    state: S,
-    guards: Mapping[str, Guard] | None = None,
-    failure: type[InvalidTransition] = InvalidTransition,
-) -> S:
-    """Return the state that `trigger` leads to from `state`, or raise.
+def fire(machine: Machine, trigger: str, model: object, **context: Any) -> bool:
+    """Run `trigger` on `model` (an object with a `state`) by the rules table.
 
-    Guards are looked up by the condition names of the declaration; when
-    one fails, `failure` (default `InvalidTransition`) is raised.
+    True when the model moved, False when a guard held it where it was;
+    `InvalidTransition` when the table has no such transition from its state.
+    `context` is passed to the guards.
     """
-    candidates = machine.get_transitions(trigger=trigger, source=state.value)
-    if not candidates:
-        raise InvalidTransition(f"cannot {trigger.replace('_', ' ')} from {state.value}")
-    transition: Any = candidates[0]
-    for condition in transition.conditions:
-        check = (guards or {})[condition.func]
-        if check() != condition.target:
-            raise failure(f"cannot {trigger.replace('_', ' ')}: {condition.func} is not met")
-    return type(state)(transition.dest)
+    state = getattr(model, "state", None)
+    refused = InvalidTransition(
+        f"cannot {trigger.replace('_', ' ')} from {getattr(state, 'value', state)}"
+    )
+    if str(getattr(state, "name", state)) not in machine.states or trigger not in machine.events:
+        raise refused  # a state the table does not know (`unknown`), or no such trigger
+    try:
+        return bool(machine.events[trigger].trigger(model, **context))
+    except MachineError:
+        raise refused from None
 
 
 def transition_table(machine: Machine) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """List (source, trigger, dest, guard names) for every declared transition."""
+    """List (source, trigger, dest, guard names) for every declared transition, by value."""
     rows: list[tuple[str, str, str, tuple[str, ...]]] = []
     for name, event in machine.events.items():
         for source, transitions in event.transitions.items():
             for t in transitions:
-                guards = tuple(str(c.func) for c in t.conditions)
-                rows.append((source, name, str(t.dest), guards))
+                guards = tuple(("" if c.target else "not ") + str(c.func) for c in t.conditions)
+                rows.append((_value(machine, source), name, _value(machine, t.dest), guards))
     return rows
+
+
+def initial(machine: Machine) -> str:
+    """The machine's initial state, by value."""
+    return _value(machine, machine.initial)
+
+
+def states(machine: Machine) -> list[str]:
+    """The machine's states by value, in declaration order."""
+    return [_value(machine, name) for name in machine.states]
+
+
+def _value(machine: Machine, name: str | None) -> str:
+    return str(machine.states[str(name)].value)

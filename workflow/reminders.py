@@ -25,7 +25,7 @@ from workflow.dates import STOCKHOLM, next_business_day
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class ReminderPolicy:
     """Offsets (days from `respond_by`), the overdue repeat interval and the hour of day."""
 
     offsets: tuple[int, ...] = (-14, -3, 1)
@@ -43,7 +43,7 @@ class Policy:
             raise ValueError("hour must be 0 to 23")
 
     @classmethod
-    def parse(cls, offsets: str, repeat_days: int = 7, hour: int = 8) -> "Policy":
+    def parse(cls, offsets: str, repeat_days: int = 7, hour: int = 8) -> "ReminderPolicy":
         """A policy from a comma-separated offset list such as `"-14,-3,1"` (any order)."""
         try:
             values = sorted({int(part) for part in offsets.split(",") if part.strip()})
@@ -87,7 +87,7 @@ def send_time(day: date, hour: int) -> datetime:
     return local.astimezone(UTC)
 
 
-def offsets_after(policy: Policy, after: int | None) -> Iterator[int]:
+def offsets_after(policy: ReminderPolicy, after: int | None) -> Iterator[int]:
     """Every slot offset greater than `after` (all of them when None), ascending.
 
     Without repeats the sequence ends with the last offset; with repeats it
@@ -105,13 +105,13 @@ def offsets_after(policy: Policy, after: int | None) -> Iterator[int]:
         k += 1
 
 
-def slot(policy: Policy, respond_by: date, offset: int) -> Slot:
+def slot(policy: ReminderPolicy, respond_by: date, offset: int) -> Slot:
     """The slot at `offset` days from `respond_by`, moved to a business day."""
     return Slot(offset, send_time(respond_by + timedelta(days=offset), policy.hour))
 
 
 def plan(
-    policy: Policy,
+    policy: ReminderPolicy,
     respond_by: date,
     sent_out_at: datetime,
     now: datetime,
@@ -140,17 +140,6 @@ def plan(
         handled_through=last,
         next=upcoming,
     )
-
-
-def schedule(policy: Policy, respond_by: date, until: datetime) -> list[Slot]:
-    """Every slot that goes out at or before `until` (for display and tests)."""
-    slots: list[Slot] = []
-    for offset in offsets_after(policy, None):
-        candidate = slot(policy, respond_by, offset)
-        if candidate.scheduled_for > until:
-            break
-        slots.append(candidate)
-    return slots
 
 
 def retry_delay(attempts: int, cap: timedelta = timedelta(hours=1)) -> timedelta:

@@ -1,4 +1,10 @@
-"""The states of a program version and of one board's decision on it."""
+"""The closed vocabularies of the domain: states, statuses, outcomes.
+
+Everything that is stored as a word (a version's state, a board's status, a
+decision's outcome, an appeal's ruling) is one of these `StrEnum`s; the
+database's CHECK constraints, the API's schemas and the status page derive
+from them.
+"""
 
 from enum import StrEnum
 
@@ -18,7 +24,8 @@ class BoardStatus(StrEnum):
     """Where one member board stands on one version.
 
     `unknown` is only used for historical (imported) versions whose board
-    decisions were never recorded in ratify.
+    decisions were never recorded in ratify; `annulled` when a court annulled
+    the board's decision, which leaves the board to decide again.
     """
 
     PENDING = "pending"
@@ -27,6 +34,7 @@ class BoardStatus(StrEnum):
     AMENDED = "amended"
     REFERRED_BACK = "referred_back"
     TABLED = "tabled"
+    ANNULLED = "annulled"
     UNKNOWN = "unknown"
 
 
@@ -46,5 +54,7 @@ FINAL_OUTCOMES = frozenset({Outcome.APPROVED, Outcome.REJECTED, Outcome.AMENDED}
 REJECTING_OUTCOMES = frozenset({Outcome.REJECTED, Outcome.AMENDED})
 """Outcomes that make the version rejected (`amended` is not the same text)."""
 
-UNDECIDED = frozenset({BoardStatus.PENDING, BoardStatus.REFERRED_BACK, BoardStatus.TABLED})
+UNDECIDED = frozenset(
+    {BoardStatus.PENDING, BoardStatus.REFERRED_BACK, BoardStatus.TABLED, BoardStatus.ANNULLED}
+)
 """Board statuses that still owe a decision."""

@@ -1,11 +1,19 @@
 """Program versions and the commands that move them.
 
 A command checks the rules, changes the `Version` it is given and appends
-the events that say what happened; it never does I/O. The caller (the unit
-of work in `db/`) loads the versions, runs one command and stores the result
-and its events in one transaction.
+the events that say what happened; it never does I/O, and a command that is
+refused changes nothing. The caller (the unit of work in `db/`) loads the
+versions, runs one command and stores the result and its events in one
+transaction.
+
+Every change of state goes through the rules tables of `workflow.machines`:
+the command fires the trigger and the machine's guards (the methods of
+`Version` named in the table) decide.
 """
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -18,7 +26,7 @@ from workflow.errors import (
     NotAMember,
     PredecessorNotInForce,
 )
-from workflow.events import Event
+from workflow.events import Event, EventType
 from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, fire
 from workflow.states import REJECTING_OUTCOMES, BoardStatus, Outcome, VersionState
 
@@ -73,6 +81,16 @@ class Decision:
 
 
 @dataclass
+class Board:
+    """One member board on one version: its status and the decision behind it."""
+
+    id: str
+    state: BoardStatus = BoardStatus.PENDING
+    decided_on: date | None = None
+    """The meeting date of the decision that gave `state` (None while pending)."""
+
+
+@dataclass
 class Version:
     """One version of a program, as far as the rules need to know it."""
 
@@ -83,8 +101,7 @@ class Version:
     valid_from: date
     replaces: str | None = None
     document_sha256: str | None = None
-    statuses: dict[str, BoardStatus] = field(default_factory=dict)
-    approved_on: dict[str, date] = field(default_factory=dict)
+    boards: dict[str, Board] = field(default_factory=dict)
     sent_out_at: datetime | None = None
     respond_by: date | None = None
     in_force_from: date | None = None
@@ -93,16 +110,56 @@ class Version:
     events: list[Event] = field(default_factory=list)
     new_decisions: list[Decision] = field(default_factory=list)
 
-    def status_of(self, board_id: str) -> BoardStatus:
-        """The board's current status on this version (pending until it decides)."""
-        return self.statuses.get(board_id, BoardStatus.PENDING)
+    def board(self, board_id: str) -> Board:
+        """The member board `board_id` (pending until it decides); `NotAMember` for others."""
+        if board_id not in self.members:
+            raise NotAMember(f"{board_id} is not one of the program's boards")
+        return self.boards.setdefault(board_id, Board(board_id))
 
-    def all_members_approved(self) -> bool:
-        """True when every member board has approved this version."""
-        return all(self.status_of(b) is BoardStatus.APPROVED for b in self.members)
+    def status(self, board_id: str) -> BoardStatus:
+        """The board's status on this version (pending until it decides)."""
+        board = self.boards.get(board_id)
+        return board.state if board else BoardStatus.PENDING
 
-    def _event(self, type_: str, board_id: str | None = None, **data: object) -> None:
+    # --- guards: the conditions the rules table names ---------------------------------
+
+    def all_members_approved(self, **_context: object) -> bool:
+        """Every member board has approved this version."""
+        return all(self.status(b) is BoardStatus.APPROVED for b in self.members)
+
+    def a_member_rejected(self, **_context: object) -> bool:
+        """Some member board has rejected (or amended) this version."""
+        rejecting = {BoardStatus(o.value) for o in REJECTING_OUTCOMES}
+        return any(self.status(b) in rejecting for b in self.members)
+
+    def predecessor_in_force(
+        self,
+        predecessor: "Version | None" = None,
+        in_force_id: str | None = None,
+        **_context: object,
+    ) -> bool:
+        """The version this one replaces is in force (or, replacing none, no version is)."""
+        if (predecessor.id if predecessor else None) != self.replaces:
+            raise ValueError("predecessor must be the version that this version replaces")
+        if predecessor is None:
+            return in_force_id is None or in_force_id == self.id
+        return predecessor.state is VersionState.IN_FORCE
+
+    def _event(self, type_: EventType, board_id: str | None = None, **data: object) -> None:
         self.events.append(Event(type_, self.program_id, self.id, board_id, dict(data)))
+
+
+@contextmanager
+def _all_or_nothing(*versions: Version | None) -> Iterator[None]:
+    """Undo every change to `versions` when the command is refused (a `DomainError`)."""
+    saved = [(v, copy.deepcopy(v.__dict__)) for v in versions if v is not None]
+    try:
+        yield
+    except Exception:
+        for version, state in saved:
+            version.__dict__.clear()
+            version.__dict__.update(state)
+        raise
 
 
 def draft(
@@ -129,25 +186,25 @@ def draft(
         replaces=replaces.id if replaces else None,
         document_sha256=document_sha256,
     )
-    version._event("version.drafted", replaces=version.replaces)
+    version._event(EventType.VERSION_DRAFTED, replaces=version.replaces)
     return version
 
 
 def send_out(version: Version, respond_by: date, now: datetime) -> None:
     """Send a drafted version to the member boards, asking for answers by `respond_by`."""
-    state = fire(VERSION_MACHINE, "send_out", version.state)
-    if respond_by < today_in_stockholm(now):
-        raise InvalidValue("respond_by is before today")
-    version.state = state
-    version.sent_out_at = now
-    version.respond_by = respond_by
-    version._event("version.sent_out", respond_by=respond_by.isoformat())
+    with _all_or_nothing(version):
+        fire(VERSION_MACHINE, "send_out", version)
+        if respond_by < today_in_stockholm(now):
+            raise InvalidValue("respond_by is before today")
+        version.sent_out_at = now
+        version.respond_by = respond_by
+        version._event(EventType.VERSION_SENT_OUT, respond_by=respond_by.isoformat())
 
 
 def withdraw(version: Version, reason: str) -> None:
     """Withdraw a version that is drafted or out for decision."""
-    version.state = fire(VERSION_MACHINE, "withdraw", version.state)
-    version._event("version.withdrawn", reason=reason)
+    fire(VERSION_MACHINE, "withdraw", version)
+    version._event(EventType.VERSION_WITHDRAWN, reason=reason)
 
 
 def record_decision(
@@ -168,69 +225,69 @@ def record_decision(
         raise InvalidTransition(
             f"decisions are accepted only while the version is sent_out, not {version.state}"
         )
-    board = decision.board_id
-    if board not in version.members:
-        raise NotAMember(f"{board} is not one of the program's boards")
-    try:
-        status = fire(BOARD_MACHINE, TRIGGERS[decision.outcome], version.status_of(board))
-    except InvalidTransition:
-        raise AlreadyDecided(f"{board} has already decided: {version.status_of(board)}") from None
-    if decision.decided_on > today_in_stockholm(now):
-        raise InvalidValue("decided_on is in the future")
-    if decision.document_sha256 is not None and decision.document_sha256 != version.document_sha256:
-        raise DocumentMismatch("document_sha256 is not the version's document")
+    with _all_or_nothing(version, predecessor):
+        board = version.board(decision.board_id)
+        try:
+            fire(BOARD_MACHINE, TRIGGERS[decision.outcome], board)
+        except InvalidTransition:
+            raise AlreadyDecided(f"{board.id} has already decided: {board.state}") from None
+        if decision.decided_on > today_in_stockholm(now):
+            raise InvalidValue("decided_on is in the future")
+        if (
+            decision.document_sha256 is not None
+            and decision.document_sha256 != version.document_sha256
+        ):
+            raise DocumentMismatch("document_sha256 is not the version's document")
+        board.decided_on = decision.decided_on
+        version.new_decisions.append(decision)
+        version._event(EventType.DECISION_RECORDED, board.id, **decision.fields())
+        _settle(version, predecessor, in_force_id, decision)
 
-    # Decide the version's next state before changing anything, so a refusal
-    # (the predecessor is no longer in force) leaves the version as it was.
-    all_approved = completes(version, decision)
-    state: VersionState = version.state
-    if decision.outcome in REJECTING_OUTCOMES:
-        state = fire(VERSION_MACHINE, "reject", version.state)
-    elif all_approved:
-        if (predecessor.id if predecessor else None) != version.replaces:
-            raise ValueError("predecessor must be the version that this version replaces")
-        guards = {
-            "all_members_approved": lambda: all_approved,
-            "predecessor_in_force": lambda: (
-                predecessor.state is VersionState.IN_FORCE if predecessor else in_force_id is None
-            ),
-        }
-        state = fire(
-            VERSION_MACHINE, "enter_into_force", version.state, guards, PredecessorNotInForce
+
+def _settle(
+    version: Version,
+    predecessor: Version | None,
+    in_force_id: str | None,
+    decision: Decision,
+) -> None:
+    """Move `version` to the state its boards' decisions give it, by the rules table."""
+    if fire(VERSION_MACHINE, "reject", version):
+        version._event(
+            EventType.VERSION_REJECTED, decision.board_id, outcome=decision.outcome.value
         )
-
-    version.statuses[board] = status
-    if status is BoardStatus.APPROVED:
-        version.approved_on[board] = decision.decided_on
-    version.new_decisions.append(decision)
-    version._event("decision.recorded", board, **decision.fields())
-    if state is VersionState.REJECTED:
-        version.state = state
-        version._event("version.rejected", board, outcome=decision.outcome.value)
-    elif state is VersionState.IN_FORCE:
-        _enter_into_force(version, predecessor)
+        return
+    context = {"predecessor": predecessor, "in_force_id": in_force_id}
+    if fire(VERSION_MACHINE, "enter_into_force", version, **context):
+        _entered_into_force(version, predecessor)
+    elif version.all_members_approved():
+        raise PredecessorNotInForce("cannot enter into force: the replaced version is not in force")
 
 
 def completes(version: Version, decision: Decision) -> bool:
-    """Whether `decision` would be the approval that puts `version` in force."""
+    """Whether `decision` could be the approval that puts `version` in force.
+
+    Only a hint for loading (the last approval needs the predecessor's row,
+    locked); the rules table decides.
+    """
     return decision.outcome is Outcome.APPROVED and all(
-        b == decision.board_id or version.status_of(b) is BoardStatus.APPROVED
-        for b in version.members
+        b == decision.board_id or version.status(b) is BoardStatus.APPROVED for b in version.members
     )
 
 
-def _enter_into_force(version: Version, predecessor: Version | None) -> None:
-    """Put `version` in force (its guards were checked) and supersede its predecessor."""
-    on = max(max(version.approved_on.values()), version.valid_from)
-    version.state = VersionState.IN_FORCE
+def _entered_into_force(version: Version, predecessor: Version | None) -> None:
+    """Date the entry into force (the machine has moved it) and supersede the predecessor."""
+    approved = [version.board(b).decided_on for b in version.members]
+    on = max([d for d in approved if d is not None] + [version.valid_from])
     version.in_force_from = on
-    version._event("version.in_force", in_force_from=on.isoformat(), replaces=version.replaces)
+    version._event(
+        EventType.VERSION_IN_FORCE, in_force_from=on.isoformat(), replaces=version.replaces
+    )
     if predecessor is not None:
-        predecessor.state = fire(VERSION_MACHINE, "supersede", predecessor.state)
+        fire(VERSION_MACHINE, "supersede", predecessor)
         predecessor.superseded_on = on
         predecessor.superseded_by = version.id
         predecessor._event(
-            "version.superseded", superseded_by=version.id, superseded_on=on.isoformat()
+            EventType.VERSION_SUPERSEDED, superseded_by=version.id, superseded_on=on.isoformat()
         )
 
 
@@ -246,5 +303,5 @@ def import_in_force(
         valid_from=in_force_from,
         in_force_from=in_force_from,
     )
-    version._event("version.imported", in_force_from=in_force_from.isoformat(), note=note)
+    version._event(EventType.VERSION_IMPORTED, in_force_from=in_force_from.isoformat(), note=note)
     return version

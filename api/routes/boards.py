@@ -9,7 +9,7 @@ from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.routes.common import Cursor, Limit, json_response
 from api.writes import Result, run_write
-from db import commands, models, queries
+from db import commands, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 
@@ -38,8 +38,8 @@ def create_board(
     """Add a board (admin)."""
 
     def command(uow: UnitOfWork) -> Result:
-        row = models.Board(**body.model_dump())
-        commands.create_board(uow, row)
-        return Result(201, queries.board_view(row), location=f"/v1/boards/{row.id}")
+        fields = body.model_dump()
+        view = commands.create_board(uow, fields.pop("id"), **fields)
+        return Result(201, view, location=f"/v1/boards/{body.id}")
 
     return run_write(db, clock, actor, info, body, command)

@@ -5,13 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from api import auth
 from api.deps import DbDep
 from api.routes.common import json_response
-from db.migrate import at_head
+from db.migrate import readiness
 from workflow.actors import Actor
 from workflow.diagram import workflow_diagram
 
@@ -27,14 +25,9 @@ def healthz() -> Response:
 @router.get("/readyz")
 def readyz(db: DbDep) -> Response:
     """The database is reachable and its schema is at head."""
-    try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        ready = at_head(db.engine)
-    except SQLAlchemyError:
-        return json_response({"status": "unavailable", "database": "unreachable"}, 503)
-    if not ready:
-        return json_response({"status": "unavailable", "database": "schema not at head"}, 503)
+    problem = readiness(db.engine)
+    if problem is not None:
+        return json_response({"status": "unavailable", "database": problem}, 503)
     return json_response({"status": "ok"})
 
 

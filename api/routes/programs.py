@@ -4,11 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.errors import ApiError
-from api.routes.common import Cursor, Limit, json_response
+from api.etags import etag
+from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.schemas import IsoDate
 from api.writes import Result, run_write
 from db import commands, models, queries
@@ -20,8 +22,8 @@ from workflow.errors import NotFound
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
 
 
-def _program(session: SessionDep, program_id: str) -> models.Program:
-    row = session.get(models.Program, program_id)
+def _program(session: Session, program_id: str) -> models.Program:
+    row = queries.program_row(session, program_id)
     if row is None:
         raise NotFound(f"no program {program_id}")
     return row
@@ -51,7 +53,7 @@ def create_program(
     def command(uow: UnitOfWork) -> Result:
         commands.create_program(uow, body.id, body.title, body.owner, body.boards)
         uow.flush()
-        view = queries.program_view(uow.session, uow.session.get_one(models.Program, body.id))
+        view = queries.program_view(uow.session, _program(uow.session, body.id))
         return Result(201, view, location=f"/v1/programs/{body.id}")
 
     return run_write(db, clock, actor, info, body, command)
@@ -104,7 +106,7 @@ def in_force(
             f"no version of {program_id} was in force on {day}",
         )
     view = queries.version_view(session, row)
-    return json_response(view, headers={"ETag": queries.etag(view)})
+    return json_response(view, headers={"ETag": etag(view)})
 
 
 @router.post("/{program_id}/versions", status_code=201, response_model=schemas.Version)
@@ -131,7 +133,7 @@ def create_version(
     def command(uow: UnitOfWork) -> Result:
         version_id = commands.create_version(uow, program_id, draft)
         uow.flush()
-        view = queries.version_view(uow.session, uow.session.get_one(models.Version, version_id))
-        return Result(201, view, location=f"/v1/versions/{version_id}", etag=queries.etag(view))
+        view = queries.version_view(uow.session, version_or_404(uow.session, version_id))
+        return Result(201, view, location=f"/v1/versions/{version_id}", etag=etag(view))
 
     return run_write(db, clock, actor, info, body, command)

@@ -1,7 +1,7 @@
 """Reminders: what was sent, is waiting, failed or was coalesced, per version."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from api import auth
 from api.deps import SessionDep
 from api.routes.common import Cursor, Limit, json_response, version_or_404
-from db.outbox import list_reminders
+from db.reminders import list_reminders
 from workflow.actors import Actor
+from workflow.delivery import ReminderKind, ReminderStatus
 
 router = APIRouter(prefix="/v1/versions", tags=["reminders"])
 
@@ -28,11 +29,11 @@ class Reminder(BaseModel):
     """
 
     board_id: str
-    kind: Literal["before", "overdue"]
+    kind: ReminderKind
     slot: int
     scheduled_for: datetime
     sent_at: datetime | None
-    status: Literal["pending", "sending", "sent", "failed", "coalesced", "cancelled"]
+    status: ReminderStatus
     attempts: int
     last_error: str | None
     message_id: Annotated[str | None, Field(description="the e-mail's Message-ID")]

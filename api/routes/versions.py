@@ -7,9 +7,10 @@ from fastapi.responses import Response
 
 from api import auth, schemas
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.etags import etag, if_match
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.writes import Result, run_write
-from db import commands, models, queries, repositories
+from db import commands, queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.versions import Decision
@@ -19,8 +20,8 @@ router = APIRouter(prefix="/v1/versions", tags=["versions"])
 
 def _version_result(uow: UnitOfWork, version_id: str) -> Result:
     uow.flush()
-    view = queries.version_view(uow.session, uow.session.get_one(models.Version, version_id))
-    return Result(200, view, etag=queries.etag(view))
+    view = queries.version_view(uow.session, version_or_404(uow.session, version_id))
+    return Result(200, view, etag=etag(view))
 
 
 @router.get("/{version_id}", response_model=schemas.Version)
@@ -29,7 +30,7 @@ def get_version(
 ) -> Response:
     """One version with every member board's status; the ETag is for `If-Match`."""
     view = queries.version_view(session, version_or_404(session, version_id))
-    return json_response(view, headers={"ETag": queries.etag(view)})
+    return json_response(view, headers={"ETag": etag(view)})
 
 
 @router.post("/{version_id}/send-out", response_model=schemas.Version)
@@ -44,7 +45,7 @@ def send_out(
     """Send a drafted version out for decision, with the answer date."""
 
     def command(uow: UnitOfWork) -> Result:
-        commands.send_out(uow, version_id, body.respond_by, info.if_match)
+        commands.send_out(uow, version_id, body.respond_by, if_match(info.if_match))
         return _version_result(uow, version_id)
 
     return run_write(db, clock, actor, info, body, command)
@@ -62,7 +63,7 @@ def withdraw(
     """Withdraw a version that is drafted or out for decision."""
 
     def command(uow: UnitOfWork) -> Result:
-        commands.withdraw(uow, version_id, body.reason, info.if_match)
+        commands.withdraw(uow, version_id, body.reason, if_match(info.if_match))
         return _version_result(uow, version_id)
 
     return run_write(db, clock, actor, info, body, command)
@@ -82,7 +83,7 @@ def record_decision(
     decision = Decision(id=commands.new_id(), **body.model_dump())
 
     def command(uow: UnitOfWork) -> Result:
-        state = commands.record_decision(uow, version_id, decision, info.if_match)
+        state = commands.record_decision(uow, version_id, decision, if_match(info.if_match))
         row = repositories.decision_row(version_id, decision, actor, uow.now)
         view = queries.recorded_decision_view(row, state)
         return Result(201, view, location=f"/v1/versions/{version_id}/decisions")

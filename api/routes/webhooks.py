@@ -5,52 +5,29 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api import auth
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.routes.common import Cursor, Limit, json_response
 from api.schemas import In, Slug, Url
 from api.writes import Result, run_write
-from db import commands, models, queries
+from db import subscriptions
 from db.uow import UnitOfWork
-from db.webhooks import Delivery, Webhook, webhook_view
-from notifications import webhooks
+from notifications.config import Config
+from notifications.webhook_delivery import check_target, generate_secret
 from workflow.actors import Actor, Role
-from workflow.errors import InvalidValue, NotFound
-from workflow.events import Event
+from workflow.errors import InvalidValue
+from workflow.events import EventType
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 MANAGE = auth.Allow(Role.BOARD)
 """Admin for any subscription; a board token for its own board's."""
-
-EVENT_TYPES = {
-    "board.created", "program.created", "version.drafted", "version.imported", "version.sent_out",
-    "decision.recorded", "decision.imported", "version.in_force", "version.superseded",
-    "version.rejected", "version.withdrawn", "reminder.sent", "reminder.failed", "mail.sent",
-    "key.created", "key.revoked", "webhook.created", "webhook.deleted", "webhook.secret_rotated",
-}  # fmt: skip
 
 
 class WebhookIn(In):
     url: Url
     events: Annotated[list[str], Field(min_length=1, max_length=50)]
     board_id: Slug | None = Field(default=None, description="admin only: act for this board")
-
-
-def _owned(session: Session, actor: Actor, webhook_id: str) -> Webhook:
-    row = session.get(Webhook, webhook_id)
-    if row is None or row.deleted_at is not None:
-        raise NotFound(f"no webhook {webhook_id}")
-    if actor.role is Role.BOARD and row.board_id != actor.board_id:
-        raise NotFound(f"no webhook {webhook_id}")  # others' subscriptions are invisible
-    return row
-
-
-def _allowed_hosts(request: Request) -> frozenset[str]:
-    hosts: str = request.app.state.settings.webhook_allowed_hosts
-    return frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
 
 
 @router.post("", status_code=201)
@@ -63,7 +40,7 @@ def create_webhook(
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
     """Subscribe a URL to event types (or `*`); the signing `secret` is shown only here."""
-    unknown = [e for e in body.events if e != "*" and e not in EVENT_TYPES]
+    unknown = [e for e in body.events if e != "*" and e not in set(EventType)]
     if unknown:
         raise InvalidValue(f"unknown event types: {', '.join(unknown)}")
     if actor.role is Role.BOARD:
@@ -72,26 +49,13 @@ def create_webhook(
         board_id = actor.board_id
     else:
         board_id = body.board_id
-    webhooks.check_target(body.url, _allowed_hosts(request))
+    config: Config = request.app.state.config
+    check_target(body.url, config.webhooks.allowed_hosts)
 
     def command(uow: UnitOfWork) -> Result:
-        if board_id is not None and uow.session.get(models.Board, board_id) is None:
-            raise InvalidValue(f"no board {board_id}")
-        row = Webhook(
-            id=commands.new_id(),
-            url=body.url,
-            events=sorted(set(body.events)),
-            board_id=board_id,
-            secret=webhooks.generate_secret(),
-            created_by=uow.actor.name,
-            created_at=uow.now,
-        )
-        uow.session.add(row)
-        data = {"webhook_id": row.id, "url": row.url, "events": row.events}
-        uow.record(Event("webhook.created", None, None, board_id, data))
-        return Result(
-            201, {**webhook_view(row), "secret": row.secret}, location=f"/v1/webhooks/{row.id}"
-        )
+        row = subscriptions.create(uow, body.url, body.events, board_id, generate_secret())
+        view = {**subscriptions.subscription_view(row), "secret": row.secret}
+        return Result(201, view, location=f"/v1/webhooks/{row.id}")
 
     return run_write(db, clock, actor, info, body, command)
 
@@ -104,13 +68,7 @@ def list_webhooks(
     cursor: Cursor = None,
 ) -> Response:
     """The subscriptions this token may see (a board token: its board's)."""
-    query = select(Webhook).where(Webhook.deleted_at.is_(None))
-    if actor.role is Role.BOARD:
-        query = query.where(Webhook.board_id == actor.board_id)
-    rows, next_cursor = queries.page(
-        session, query, (Webhook.created_at, Webhook.id), limit, cursor
-    )
-    return json_response({"items": [webhook_view(r) for r in rows], "next_cursor": next_cursor})
+    return json_response(subscriptions.listing(session, actor, limit, cursor))
 
 
 @router.get("/{webhook_id}")
@@ -118,7 +76,9 @@ def get_webhook(
     webhook_id: str, session: SessionDep, actor: Annotated[Actor, Depends(MANAGE)]
 ) -> Response:
     """One subscription (without its secret)."""
-    return json_response(webhook_view(_owned(session, actor, webhook_id)))
+    return json_response(
+        subscriptions.subscription_view(subscriptions.owned(session, actor, webhook_id))
+    )
 
 
 @router.delete("/{webhook_id}", status_code=204)
@@ -132,15 +92,7 @@ def delete_webhook(
     """End a subscription; its open deliveries are dropped, its history kept."""
 
     def command(uow: UnitOfWork) -> Result:
-        row = _owned(uow.session, actor, webhook_id)
-        row.deleted_at = uow.now
-        for delivery in uow.session.scalars(
-            select(Delivery).where(
-                Delivery.webhook_id == row.id, Delivery.status.in_(webhooks.OPEN)
-            )
-        ):
-            delivery.status = "failed"
-        uow.record(Event("webhook.deleted", None, None, row.board_id, {"webhook_id": row.id}))
+        subscriptions.delete(uow, webhook_id)
         return Result(204, None)
 
     run_write(db, clock, actor, info, None, command)
@@ -158,16 +110,8 @@ def rotate_secret(
     """A new signing secret; the old one stays valid (both sign) for 24 hours."""
 
     def command(uow: UnitOfWork) -> Result:
-        row = _owned(uow.session, actor, webhook_id)
-        row.previous_secret, row.previous_secret_until = (
-            row.secret,
-            uow.now + webhooks.ROTATION_GRACE,
-        )
-        row.secret = webhooks.generate_secret()
-        uow.record(
-            Event("webhook.secret_rotated", None, None, row.board_id, {"webhook_id": row.id})
-        )
-        return Result(200, {**webhook_view(row), "secret": row.secret})
+        row = subscriptions.rotate(uow, webhook_id, generate_secret())
+        return Result(200, {**subscriptions.subscription_view(row), "secret": row.secret})
 
     return run_write(db, clock, actor, info, None, command)
 
@@ -181,12 +125,7 @@ def list_deliveries(
     cursor: Cursor = None,
 ) -> Response:
     """Deliveries in event order, each with its attempts (time, status code, first 1 kB)."""
-    hook = _owned(session, actor, webhook_id)
-    query = select(Delivery).where(Delivery.webhook_id == hook.id)
-    rows, next_cursor = queries.page(session, query, (Delivery.id,), limit, cursor)
-    return json_response(
-        {"items": [webhooks.attempts_view(session, r) for r in rows], "next_cursor": next_cursor}
-    )
+    return json_response(subscriptions.deliveries(session, actor, webhook_id, limit, cursor))
 
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202)
@@ -201,11 +140,6 @@ def redeliver(
     """Queue a delivery again now, with a fresh round of retries."""
 
     def command(uow: UnitOfWork) -> Result:
-        hook = _owned(uow.session, actor, webhook_id)
-        delivery = uow.session.get(Delivery, delivery_id)
-        if delivery is None or delivery.webhook_id != hook.id:
-            raise NotFound(f"no delivery {delivery_id}")
-        webhooks.redeliver(uow.session, delivery, uow.now)
-        return Result(202, webhooks.attempts_view(uow.session, delivery))
+        return Result(202, subscriptions.redeliver(uow, webhook_id, delivery_id))
 
     return run_write(db, clock, actor, info, None, command)

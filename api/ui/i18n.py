@@ -154,6 +154,10 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "guard": {
         "all_members_approved": ("alla kommuner har godkänt", "every board has approved"),
         "predecessor_in_force": ("föregångaren gäller", "the predecessor is in force"),
+        "a_member_rejected": (
+            "en kommun har avslagit eller ändrat",
+            "a board has rejected or amended",
+        ),
     },
     "role": {
         "admin": ("administratör", "administrator"),
@@ -173,6 +177,12 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "decision.recorded": ("Beslut registrerat", "Decision recorded"),
         "decision.imported": ("Historiskt beslut infört", "Historical decision imported"),
         "reminder.sent": ("Påminnelse skickad", "Reminder sent"),
+        "reminder.failed": ("Påminnelse kunde inte skickas", "Reminder failed"),
+        "mail.sent": ("E-post skickad", "E-mail sent"),
+        "mail.failed": ("E-post kunde inte skickas", "E-mail failed"),
+        "webhook.created": ("Webhook skapad", "Webhook created"),
+        "webhook.deleted": ("Webhook borttagen", "Webhook deleted"),
+        "webhook.secret_rotated": ("Webhookens hemlighet bytt", "Webhook secret rotated"),
         "program.created": ("Program skapat", "Program created"),
         "board.created": ("Kommun tillagd", "Board added"),
         "key.created": ("Nyckel skapad", "Key created"),

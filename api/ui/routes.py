@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from api import auth
 from api.deps import DbDep, SessionDep
@@ -20,7 +19,7 @@ from api.ui import session as sessions
 from api.ui.i18n import Lang, Words, choose, other
 from api.ui.templating import render
 from api.ui.views import audit_page, program_page
-from db import audit_queries, models
+from db import audit_queries, queries
 from workflow.actors import Role
 from workflow.dates import today_in_stockholm
 
@@ -282,8 +281,7 @@ def may(found: sessions.SignedIn, allowed: frozenset[Role]) -> bool:
 def programs(request: Request, lang: LangDep, found: ViewerDep, session: SessionDep) -> Response:
     """Every program, linked."""
     require(found, auth.READ.roles, Words(lang))
-    rows = list(session.scalars(select(models.Program).order_by(models.Program.id)))
-    return page(request, lang, "programs.html", {"programs": rows})
+    return page(request, lang, "programs.html", {"programs": queries.programs(session)})
 
 
 @router.get("/programs/{program_id}", response_class=HTMLResponse)
@@ -293,7 +291,7 @@ def program(
     """A program at a glance: its versions, what is in force, the open round's grid."""
     words = Words(lang)
     require(found, auth.READ.roles, words)
-    row = session.get(models.Program, program_id)
+    row = queries.program_row(session, program_id)
     if row is None:
         what = words("what_program")
         raise PageError(404, words("not_found_title"), words("not_found", what=what, id=program_id))
@@ -318,7 +316,7 @@ def version_audit(
     """A version's events, newest first, and (for auditors) whether the chains hold."""
     words = Words(lang)
     require(found, auth.AUDIT_READ.roles, words)
-    row = session.get(models.Version, version_id)
+    row = queries.version_row(session, version_id)
     if row is None:
         what = words("what_version")
         raise PageError(404, words("not_found_title"), words("not_found", what=what, id=version_id))

@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from api.auth import Clock
-from db import keys, models
+from db import keys
 from db.engine import Database
 from workflow.actors import Actor, Role
 
@@ -118,11 +116,6 @@ def _parse(cookie: str) -> tuple[int, int, str, str] | None:
     return int(key_id), int(expires), cookie.rsplit(".", 1)[0], signature
 
 
-def _load(session: Session, key_id: int) -> models.ApiKey | None:
-    row = session.get(models.ApiKey, key_id)
-    return None if row is None or row.revoked_at is not None else row
-
-
 def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> SignedIn | None:
     """Who the session cookie stands for, checked against the keys table now; else None.
 
@@ -137,7 +130,7 @@ def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> Sig
     if expires <= now.timestamp():
         return None
     with db.reads() as session:
-        row = _load(session, key_id)
+        row = keys.by_id(session, key_id)
         if row is None:
             return None
         signing_key = _signing_key(secret, row.token_hash)
@@ -145,10 +138,7 @@ def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> Sig
             return None
         actor = Actor(name=row.name, role=Role(row.role), board_id=row.board_id)
         last_used_at = row.last_used_at
-    if keys.is_stale(last_used_at, now):
-        with db.writes() as session:
-            keys.touch(session, key_id, now)
-            session.commit()
+    keys.note_use(db, key_id, last_used_at, now)
     return SignedIn(actor, key_id, payload, signing_key)
 
 

@@ -4,15 +4,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import models, queries
-from db.audit import settled_seq
-from db.audit_queries import Filters
+from db import audit_queries, models, queries
 from workflow.dates import STOCKHOLM
 from workflow.diagram import workflow_diagram
-from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, transition_table
+from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, states, transition_table
 from workflow.states import UNDECIDED, BoardStatus, VersionState
 
 TONE = {
@@ -109,10 +106,6 @@ class ProgramPage:
     today: date
 
 
-def _boards(session: Session) -> dict[str, models.Board]:
-    return {b.id: b for b in session.scalars(select(models.Board))}
-
-
 def deadline(version: dict[str, Any], status: str, today: date) -> Deadline:
     """Days from `today` (Europe/Stockholm) to the version's `respond_by`, while undecided."""
     respond_by: date | None = version["respond_by"]
@@ -163,7 +156,7 @@ def machines(current: str | None) -> list[Machine]:
         found.append(
             Machine(
                 key=key,
-                states=list(machine.states),
+                states=states(machine),
                 transitions=[Transition(*row) for row in transition_table(machine)],
                 current=mark,
             )
@@ -176,7 +169,7 @@ def program_page(session: Session, program: models.Program, today: date) -> Prog
     versions = queries.list_versions(session, program.id, 1000, None)["items"]
     in_force_row = queries.in_force_on(session, program.id, today)
     in_force = next((v for v in versions if in_force_row and v["id"] == in_force_row.id), None)
-    rounds = _rounds(versions, _boards(session), today)
+    rounds = _rounds(versions, queries.boards_by_id(session), today)
     current = rounds[0].version["state"] if rounds else None
     return ProgramPage(
         program=queries.program_view(session, program),
@@ -261,22 +254,9 @@ def audit_page(
     session: Session, version: models.Version, before: int | None, limit: int = 100
 ) -> AuditPage:
     """The version's events, newest first, at most `limit` from below `before`."""
-    boards = _boards(session)
-    labels = {
-        version_id: label
-        for version_id, label in session.execute(
-            select(models.Version.id, models.Version.label).where(
-                models.Version.program_id == version.program_id
-            )
-        )
-    }
-    query = Filters(version_id=version.id).apply(select(models.Event))
-    query = query.where(models.Event.seq <= settled_seq(session))
-    if before is not None:
-        query = query.where(models.Event.seq < before)
-    rows = list(session.scalars(query.order_by(models.Event.seq.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    boards = queries.boards_by_id(session)
+    labels = queries.version_labels(session, version.program_id)
+    rows, older_than = audit_queries.version_events(session, version.id, before, limit)
     events = [
         EventRow(
             seq=r.seq,
@@ -293,6 +273,6 @@ def audit_page(
     return AuditPage(
         version=queries.version_view(session, version),
         events=events,
-        older_than=rows[-1].seq if more else None,
+        older_than=older_than,
         paged=before is not None,
     )

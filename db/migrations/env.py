@@ -5,7 +5,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from db import models, outbox, webhooks  # noqa: F401  (registers the tables on Base.metadata)
+from db import models  # noqa: F401  (registers the tables on Base.metadata)
 from db.base import Base
 from db.engine import make_engine
 

@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from api.bootstrap import install_writers
 from db import models
 from db.engine import Database
-from db.outbox import Reminder, Retry
-from notifications import clock, outbox
+from db.mail_queue import Retry
+from db.models import Reminder
+from notifications import scheduler
 from notifications.config import Config, Smtp
 from notifications.senders import SmtpSender
 from tests.conftest import BOARD_IDS, SUP_2035
@@ -57,7 +59,7 @@ def smtp_config(server: SmtpServer) -> Config:
 @pytest.fixture
 def mailer(seeded: Database, smtp: SmtpServer) -> Database:
     """The seeded database, its outbox writer registered."""
-    outbox.install(seeded, smtp_config(smtp))
+    install_writers(seeded, smtp_config(smtp))
     return seeded
 
 
@@ -103,7 +105,7 @@ def test_the_default_policy_over_a_whole_decision_period(
             for board_id, outcome in decisions.get(now, []):
                 decide(mailer, board_id, outcome, now=now)
             before = len(smtp.received)
-            clock.tick(mailer, config, now)
+            scheduler.tick(mailer, config, now)
             new = [r.message_id for r in smtp.received[before:]]
             if new:
                 by_tick[now] = new
@@ -172,7 +174,7 @@ def test_reminders_over_christmas_move_to_business_days(mailer: Database, smtp: 
     now = datetime(2019, 12, 3, 7, tzinfo=UTC)  # 08:00 in winter time
     while now < datetime(2020, 1, 12, tzinfo=UTC):
         before = len(smtp.received)
-        clock.tick(mailer, config, now)
+        scheduler.tick(mailer, config, now)
         for message in smtp.received[before:]:
             if message.message_id.startswith("<reminder-"):
                 slot = re.search(r"-(d[+-]\d+)@ratify>$", message.message_id)
@@ -195,9 +197,9 @@ def test_missed_slots_coalesce_into_one_reminder_after_downtime(
     config = smtp_config(smtp)
     send_out(mailer)
     decide(mailer, "tyreso", now=D_14 - timedelta(days=2))
-    clock.tick(mailer, config, SENT_OUT + timedelta(minutes=1))
+    scheduler.tick(mailer, config, SENT_OUT + timedelta(minutes=1))
     # … the service is down from 29 May until 20 July
-    report = clock.tick(mailer, config, datetime(2019, 7, 20, 12, tzinfo=UTC))
+    report = scheduler.tick(mailer, config, datetime(2019, 7, 20, 12, tzinfo=UTC))
     undecided = [b for b in BOARD_IDS if b != "tyreso"]
     assert report.swept.queued == len(undecided)
     reminders_sent = sorted(i for i in ids(smtp.received) if i.startswith("<reminder-"))
@@ -211,7 +213,7 @@ def test_missed_slots_coalesce_into_one_reminder_after_downtime(
         (15, "coalesced"): 7,
         (22, "sent"): 7,
     }
-    later = clock.tick(mailer, config, datetime(2019, 7, 20, 12, 5, tzinfo=UTC))
+    later = scheduler.tick(mailer, config, datetime(2019, 7, 20, 12, 5, tzinfo=UTC))
     assert (later.swept.queued, later.delivered.sent) == (0, 0)
 
 
@@ -222,7 +224,7 @@ def test_starttls_and_login(seeded: Database, tmp_path: Path) -> None:
     try:
         relay = Smtp("127.0.0.1", server.port, USERNAME, PASSWORD, starttls=True, timeout=5)
         config = Config(smtp=relay, retry=Retry(max_attempts=2))
-        outbox.install(seeded, config)
+        install_writers(seeded, config)
         send_out(seeded)
 
         wrong = SmtpSender(
@@ -230,12 +232,12 @@ def test_starttls_and_login(seeded: Database, tmp_path: Path) -> None:
             config.mail_from,
             ssl_context=server.client_context(),
         )
-        failed = clock.tick(seeded, config, SENT_OUT, sender=wrong)
+        failed = scheduler.tick(seeded, config, SENT_OUT, sender=wrong)
         assert (failed.delivered.sent, failed.delivered.retrying) == (0, 8)
         assert server.received == []
 
         right = SmtpSender(relay, config.mail_from, ssl_context=server.client_context())
-        report = clock.tick(seeded, config, SENT_OUT + timedelta(minutes=1), sender=right)
+        report = scheduler.tick(seeded, config, SENT_OUT + timedelta(minutes=1), sender=right)
         assert report.delivered.sent == 8
         assert len(ids(server.received)) == 8
     finally:

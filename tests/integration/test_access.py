@@ -26,7 +26,7 @@ from api import auth
 from api.app import create_app
 from db import keys, models
 from db.engine import Database, open_database
-from tests.conftest import SUP_2035, Api, decision, make_key, respond_by
+from tests.conftest import SUP_2035, Api, decision, make_key, respond_by, revoke_key
 from workflow.actors import SYSTEM, Actor, Role
 
 ROLES = ("admin", "secretariat", "board", "auditor")
@@ -353,9 +353,7 @@ def unauthenticated_headers(api: Api, db: Database) -> dict[str, dict[str, str]]
     """No token, unknown, revoked, and malformed `Authorization` headers."""
     admin = api.tokens["admin"]
     revoked = make_key(db, "revoked-admin", Role.ADMIN)
-    with db.writes() as session:
-        keys.revoke(session, "revoked-admin", SYSTEM, datetime.now(UTC))
-        session.commit()
+    revoke_key(db, "revoked-admin")
     unknown = keys.PREFIX + secrets.token_urlsafe(32)
     return {
         "no header": {},
@@ -545,9 +543,7 @@ def test_a_revoked_token_is_refused_on_the_very_next_request(api: Api, db: Datab
     headers = {"Authorization": f"Bearer {token}"}
     assert api.client.get("/v1/programs", headers=headers).status_code == 200
 
-    with db.writes() as session:
-        keys.revoke(session, "soon-revoked", SYSTEM, datetime.now(UTC))
-        session.commit()
+    revoke_key(db, "soon-revoked")
 
     r = api.client.get("/v1/programs", headers=headers)
     assert r.status_code == 401, r.text
@@ -562,9 +558,7 @@ def test_a_revoked_token_is_refused_on_the_very_next_request(api: Api, db: Datab
 
     send_out(api)  # a board token revoked while the version is out records nothing
     assert api.get(f"/v1/versions/{SUP_2035}", as_="tyreso").status_code == 200
-    with db.writes() as session:
-        keys.revoke(session, "tyreso-system", SYSTEM, datetime.now(UTC))
-        session.commit()
+    revoke_key(db, "tyreso-system")
     r = api.post(f"/v1/versions/{SUP_2035}/decisions", decision("tyreso"), as_="tyreso")
     assert r.status_code == 401, r.text
     assert decisions_of(api) == []

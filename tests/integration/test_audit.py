@@ -15,7 +15,7 @@ from db.audit_queries import Filters, list_events
 from db.engine import Database
 from tests.conftest import BOARD_IDS, SUP_2013, SUP_2035, Api, decision, respond_by
 from workflow.actors import Actor, Role
-from workflow.events import Event
+from workflow.events import Event, EventType
 
 
 def read_page(db: Database, filters: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -190,7 +190,9 @@ def test_an_event_numbered_first_but_committed_last_is_not_skipped(
     start = _cursor_after(events(api)[-1]["seq"])
     actor = Actor(name="test", role=Role.SECRETARIAT)
     with seeded.writes() as a:
-        (first,) = audit.append(a, [Event("test.first", "sup", SUP_2035)], actor, utc_now())
+        (first,) = audit.append(
+            a, [Event(EventType.VERSION_DRAFTED, "sup", SUP_2035)], actor, utc_now()
+        )
         if seeded.dialect == "sqlite":
             assert read_page(seeded, Filters(), 100, start)["items"] == []
             a.commit()
@@ -198,7 +200,7 @@ def test_an_event_numbered_first_but_committed_last_is_not_skipped(
             assert [e["seq"] for e in page["items"]] == [first.seq]
             return
         with seeded.writes() as b:
-            (second,) = audit.append(b, [Event("test.second", None)], actor, utc_now())
+            (second,) = audit.append(b, [Event(EventType.KEY_CREATED, None)], actor, utc_now())
             b.commit()
         assert first.seq < second.seq
         pages: list[dict[str, Any]] = []
@@ -216,8 +218,8 @@ def test_an_event_numbered_first_but_committed_last_is_not_skipped(
         a.commit()
     reader.join()
     assert [(e["seq"], e["type"]) for e in pages[0]["items"]] == [
-        (first.seq, "test.first"),
-        (second.seq, "test.second"),
+        (first.seq, "version.drafted"),
+        (second.seq, "key.created"),
     ]
 
 

@@ -15,22 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
+from api.bootstrap import install_writers
 from api.settings import Settings
 from db import commands, models
-from db.base import Base
 from db.engine import Database
-from db.outbox import OutboxMail, Reminder, ReminderSchedule, Retry, claim, settle
+from db.mail_queue import Retry, claim, settle
+from db.models import OutboxMail, Reminder, ReminderSchedule
 from db.uow import UnitOfWork
-from notifications import clock, outbox
+from notifications import scheduler
 from notifications.config import Config, Smtp
+from notifications.reminder_sweep import SweepReport, sweep
 from notifications.senders import MaildirSender
-from notifications.sweep import SweepReport, sweep
 from tests.conftest import BOARD_IDS, SUP_2035, Api
 from tests.receiver import receiver
 from workflow.actors import Actor, Role
@@ -145,7 +144,7 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def out(seeded: Database, config: Config) -> Database:
     """The seeded database with the mail outbox writer registered."""
-    outbox.install(seeded, config)
+    install_writers(seeded, config)
     return seeded
 
 
@@ -176,7 +175,7 @@ def test_send_out_writes_notices_and_the_schedule_in_its_own_transaction(
     assert {m.status for m in notices} == {"pending"}
     assert schedule(out) == dict.fromkeys(BOARD_IDS, D_14)
 
-    report = clock.tick(out, config, SENT_OUT + timedelta(minutes=1))
+    report = scheduler.tick(out, config, SENT_OUT + timedelta(minutes=1))
     assert report.delivered.sent == 8
     assert sorted(maildir_ids(config)) == sorted(
         f"<sent-out-{SUP_2035}-{b}@ratify>" for b in BOARD_IDS
@@ -193,13 +192,13 @@ def test_only_boards_still_to_decide_are_reminded(out: Database, config: Config)
     decide(out, "salem", Outcome.TABLED, now=D_14 - timedelta(days=3))
     assert "tyreso" not in schedule(out)
 
-    report = clock.tick(out, config, D_14)
+    report = scheduler.tick(out, config, D_14)
     assert report.swept.queued == 7
     assert reminders(out) == [(b, -14, "sent") for b in BOARD_IDS if b != "tyreso"]
     reminded = [e.board_id for e in events(out, "reminder.sent")]
     assert sorted(str(b) for b in reminded) == [b for b in BOARD_IDS if b != "tyreso"]
 
-    again = clock.tick(out, config, D_14 + timedelta(minutes=1))
+    again = scheduler.tick(out, config, D_14 + timedelta(minutes=1))
     assert (again.swept.queued, again.delivered.sent) == (0, 0)
 
 
@@ -209,7 +208,7 @@ def test_a_decision_cancels_the_reminder_waiting_to_go_out(out: Database, config
     decide(out, "nykvarn", Outcome.REJECTED, now=D_14)  # the version falls: everything stops
     assert {status for _b, _s, status in reminders(out)} == {"cancelled"}
     assert schedule(out) == {}
-    report = clock.tick(out, config, D_14 + timedelta(minutes=1))
+    report = scheduler.tick(out, config, D_14 + timedelta(minutes=1))
     assert report.delivered.sent == 16  # the send-out and the rejection notices, no reminders
     kinds = sorted({m.kind for m in mails(out) if m.status == "sent"})
     assert kinds == ["version.rejected", "version.sent_out"]
@@ -243,7 +242,7 @@ def test_a_sweep_waits_for_a_decision_in_flight(out: Database, config: Config) -
 
 def test_in_force_sends_notices_and_ends_the_reminders(out: Database, config: Config) -> None:
     send_out(out)
-    clock.tick(out, config, D_14)
+    scheduler.tick(out, config, D_14)
     for board_id in BOARD_IDS:
         decide(out, board_id, now=D_14 + timedelta(days=1))
     assert schedule(out) == {}
@@ -251,7 +250,7 @@ def test_in_force_sends_notices_and_ends_the_reminders(out: Database, config: Co
     assert [m.board_id for m in in_force] == BOARD_IDS
     message = email.message_from_string(in_force[0].message, policy=email.policy.default)
     assert "gäller från tisdag 11 juni 2019" in str(message["Subject"])
-    report = clock.tick(out, config, D_PLUS_1 + timedelta(days=30))
+    report = scheduler.tick(out, config, D_PLUS_1 + timedelta(days=30))
     assert (report.swept.queued, report.delivered.sent) == (0, 8)
 
 
@@ -261,7 +260,7 @@ def test_withdrawing_ends_the_reminders(out: Database, config: Config) -> None:
         commands.withdraw(uow, SUP_2035, "fel dokument", None)
         uow.commit()
     assert schedule(out) == {}
-    assert clock.tick(out, config, D_PLUS_1).swept.queued == 0
+    assert scheduler.tick(out, config, D_PLUS_1).swept.queued == 0
 
 
 def test_missed_slots_coalesce_and_an_unsent_reminder_is_superseded(
@@ -273,10 +272,10 @@ def test_missed_slots_coalesce_and_an_unsent_reminder_is_superseded(
         retry=config.retry,
         smtp=Smtp("127.0.0.1", closed_port(), starttls=False, timeout=2),
     )
-    clock.tick(out, down, D_14)  # SMTP refuses: the −14 reminders wait for a retry
+    scheduler.tick(out, down, D_14)  # SMTP refuses: the −14 reminders wait for a retry
     assert {status for _b, _s, status in reminders(out)} == {"pending"}
 
-    report = clock.tick(out, config, datetime(2019, 7, 20, 12, tzinfo=UTC))
+    report = scheduler.tick(out, config, datetime(2019, 7, 20, 12, tzinfo=UTC))
     assert report.swept.queued == 8
     assert report.swept.coalesced == 8 * 4  # −3, +1, +8 and +15 were never sent
     for board_id in BOARD_IDS:
@@ -301,25 +300,25 @@ def test_smtp_failures_back_off_then_give_up_visibly(out: Database, config: Conf
         retry=Retry(max_attempts=3, cap=timedelta(minutes=30)),
         smtp=Smtp("127.0.0.1", closed_port(), starttls=False, timeout=2),
     )
-    clock.tick(out, down, D_14)
+    scheduler.tick(out, down, D_14)
     (first,) = [m for m in mails(out) if m.key == f"reminder-{SUP_2035}-salem-d-14"]
     assert (first.status, first.attempts) == ("pending", 1)
     assert first.next_attempt_at == D_14 + timedelta(minutes=1)
     assert first.last_error is not None
     assert "ConnectionRefusedError" in first.last_error
 
-    assert clock.tick(out, down, D_14 + timedelta(seconds=59)).delivered.retrying == 0
-    assert clock.tick(out, down, D_14 + timedelta(minutes=1)).delivered.retrying == 16
+    assert scheduler.tick(out, down, D_14 + timedelta(seconds=59)).delivered.retrying == 0
+    assert scheduler.tick(out, down, D_14 + timedelta(minutes=1)).delivered.retrying == 16
     (second,) = [m for m in mails(out) if m.key == first.key]
     assert second.next_attempt_at == D_14 + timedelta(minutes=3)
-    assert clock.tick(out, down, D_14 + timedelta(minutes=3)).delivered.failed == 16
+    assert scheduler.tick(out, down, D_14 + timedelta(minutes=3)).delivered.failed == 16
 
     failed = events(out, "reminder.failed")
     assert len(failed) == 8
     assert failed[0].data["attempts"] == 3
     assert len(events(out, "mail.failed")) == 8
     assert events(out, "reminder.sent") == []
-    assert clock.tick(out, config, D_14 + timedelta(hours=5)).delivered.sent == 0
+    assert scheduler.tick(out, config, D_14 + timedelta(hours=5)).delivered.sent == 0
 
 
 def test_a_crash_between_claim_and_send_is_a_retry(out: Database, config: Config) -> None:
@@ -330,7 +329,7 @@ def test_a_crash_between_claim_and_send_is_a_retry(out: Database, config: Config
     assert claim(out, SENT_OUT + timedelta(minutes=4), 100, retry) == []  # still leased
 
     later = SENT_OUT + timedelta(minutes=5)
-    report = clock.tick(out, Config(maildir=config.maildir, retry=retry), later)
+    report = scheduler.tick(out, Config(maildir=config.maildir, retry=retry), later)
     assert report.delivered.sent == 8
     assert {(m.status, m.attempts) for m in mails(out)} == {("sent", 2)}
     # the first claimant wakes up: its lease is gone, so it records nothing twice
@@ -354,8 +353,8 @@ def test_the_maildir_holds_one_file_per_message_even_when_sent_twice(
 def test_the_reminders_route(out: Database, config: Config, tokens: dict[str, str]) -> None:
     send_out(out)
     decide(out, "tyreso", now=D_14 - timedelta(days=1))
-    clock.tick(out, config, D_14)
-    clock.tick(out, config, D_PLUS_1 + timedelta(days=3))
+    scheduler.tick(out, config, D_14)
+    scheduler.tick(out, config, D_PLUS_1 + timedelta(days=3))
     with TestClient(create_app(out, Settings()), raise_server_exceptions=False) as client:
         api = Api(client, tokens)
         r = api.get(f"/v1/versions/{SUP_2035}/reminders", as_="auditor")
@@ -421,9 +420,3 @@ def test_serve_runs_the_clock_in_its_lifespan(
                 time.sleep(0.05)
     assert len(maildir_ids(config)) == 8
     assert [json.loads(r.body)["type"] for r in rx.received] == ["version.sent_out"]
-
-
-def test_the_migrations_match_the_models(db: Database) -> None:
-    with db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert diff == []

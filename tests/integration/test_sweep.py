@@ -2,7 +2,7 @@
 
 A sweep handles its due versions in batches (`Config.batch_size` versions per
 transaction, with a statement per step); these check what it stores against
-what one version at a time would: the very e-mail `mail.reminder` composes,
+what one version at a time would: the very e-mail an `EmailMessage` composes,
 once per (version, board, slot), the schedule moved on.
 """
 
@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from api.bootstrap import install_writers
+from db import queries
 from db.engine import Database
-from db.outbox import OutboxMail, Reminder, ReminderSchedule, Retry
-from notifications import mail, outbox
+from db.mail_queue import Retry
+from db.models import OutboxMail, Reminder, ReminderSchedule
+from notifications import mail
 from notifications.config import Config
-from notifications.sweep import sweep
+from notifications.mail_writer import about_version, addressee
+from notifications.reminder_sweep import sweep
 from tests.conftest import BOARD_IDS, SUP_2035
 from tests.integration.test_reminders import D_3, D_14, add_program, decide, send_out
 from workflow.reminders import Slot
@@ -32,7 +36,7 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture
 def out(seeded: Database, config: Config) -> Database:
     """The seeded database with the mail outbox writer registered."""
-    outbox.install(seeded, config)
+    install_writers(seeded, config)
     return seeded
 
 
@@ -55,21 +59,23 @@ def stored(db: Database) -> list[tuple[Reminder, OutboxMail]]:
 
 
 def composed_one_by_one(db: Database, config: Config, reminder: Reminder, now: datetime) -> str:
-    """The reminder's e-mail as `mail.reminder` composes it, from the database's state."""
+    """The reminder's e-mail as an `EmailMessage` composes it, from the database's state."""
     with db.reads() as session:
-        about = outbox.about(session, reminder.version_id)
+        about = about_version(*queries.version_and_title(session, reminder.version_id))
         to = next(
-            a
-            for a in outbox.addressees(session, about.program_id)
-            if a.board_id == reminder.board_id
+            addressee(b)
+            for b in queries.member_boards(session, [about.program_id])[about.program_id]
+            if b.id == reminder.board_id
         )
-    message = mail.reminder(
-        about,
-        to,
-        Slot(reminder.slot, reminder.scheduled_for),
-        sender=config.mail_from,
-        at=now,
-        public_url=config.public_url,
+    message = mail.message(
+        *mail.reminder_parts(
+            about,
+            to,
+            Slot(reminder.slot, reminder.scheduled_for),
+            sender=config.mail_from,
+            at=now,
+            public_url=config.public_url,
+        )
     )
     return mail.wire(message)
 

@@ -22,8 +22,7 @@ from api.clock import utc_now
 from api.ui import session as sessions
 from db import keys, models
 from db.engine import Database
-from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by
-from workflow.actors import SYSTEM
+from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by, revoke_key
 
 CSS = Path(__file__).parents[2] / "api" / "ui" / "static" / "ratify.css"
 
@@ -230,9 +229,7 @@ def test_a_session_ends_at_once_when_its_key_is_revoked_and_after_eight_hours(
     with make_browser(seeded, clock) as client:
         assert login(client, tokens["huddinge"]).status_code == 303
         assert client.get("/ui/programs/sup").status_code == 200
-        with seeded.writes() as session:
-            keys.revoke(session, "huddinge-system", SYSTEM, utc_now())
-            session.commit()
+        revoke_key(seeded, "huddinge-system")
         r = client.get("/ui/programs/sup", follow_redirects=False)
         assert r.status_code == 303
         assert r.headers["location"] == "/ui/login?next=/ui/programs/sup"

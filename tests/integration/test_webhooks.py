@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from db.engine import Database
-from notifications import webhooks
+from notifications import webhook_delivery as webhooks
 from tests.conftest import BOARD_IDS, SUP_2035, Api, decision, respond_by
 from tests.receiver import Received, receiver
 
-FAST = webhooks.Policy(
+FAST = webhooks.WebhookPolicy(
     allowed_hosts=frozenset({"127.0.0.1"}),
     timeout=httpx.Timeout(2.0, connect=2.0),
     retry_schedule=(timedelta(seconds=5), timedelta(minutes=5)),
@@ -58,7 +58,9 @@ def subscribe(api: Api, url: str, events: list[str], as_: str = "admin") -> dict
     return body
 
 
-def deliver(db: Database, http: httpx.Client, now: datetime, policy: webhooks.Policy = FAST) -> int:
+def deliver(
+    db: Database, http: httpx.Client, now: datetime, policy: webhooks.WebhookPolicy = FAST
+) -> int:
     return webhooks.deliver_due(db, http, now, policy)
 
 
@@ -164,7 +166,7 @@ def test_after_the_schedule_a_delivery_is_failed_and_can_be_redelivered(
 
 
 def test_the_default_schedule_retries_for_at_least_24_hours() -> None:
-    policy = webhooks.Policy()
+    policy = webhooks.WebhookPolicy()
     assert sum(policy.retry_schedule, timedelta()) * (1 - policy.jitter) >= timedelta(hours=24)
 
 

@@ -1,12 +1,21 @@
 """The rules tables: `fire`, `transition_table` and the Mermaid diagram drawn from them."""
 
 import re
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import pytest
 
 from workflow.diagram import mermaid, workflow_diagram
-from workflow.errors import InvalidTransition, PredecessorNotInForce
-from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, Guard, fire, transition_table
+from workflow.errors import InvalidTransition
+from workflow.machines import (
+    BOARD_MACHINE,
+    VERSION_MACHINE,
+    fire,
+    initial,
+    states,
+    transition_table,
+)
 from workflow.states import BoardStatus, VersionState
 
 V = VersionState
@@ -18,7 +27,7 @@ EXPECTED_VERSION_TABLE = {
     ("drafted", "withdraw", "withdrawn", ()),
     ("sent_out", "withdraw", "withdrawn", ()),
     ("sent_out", "enter_into_force", "in_force", GUARDS),
-    ("sent_out", "reject", "rejected", ()),
+    ("sent_out", "reject", "rejected", ("a_member_rejected",)),
     ("in_force", "supersede", "superseded", ()),
 }
 OPEN = ("pending", "referred_back", "tabled")
@@ -41,24 +50,17 @@ UNDECLARED_VERSION_PAIRS = [
 ]
 
 
-def always(value: bool) -> Guard:
-    def guard() -> bool:
-        return value
-
-    return guard
-
-
 # --- the declarations ---------------------------------------------------------------------
 
 
 def test_version_machine_states_and_initial() -> None:
-    assert set(VERSION_MACHINE.states) == {s.value for s in VersionState}
-    assert VERSION_MACHINE.initial == "drafted"
+    assert states(VERSION_MACHINE) == [s.value for s in VersionState]
+    assert initial(VERSION_MACHINE) == "drafted"
 
 
 def test_board_machine_states_and_initial() -> None:
-    assert set(BOARD_MACHINE.states) == {s.value for s in BoardStatus} - {"unknown"}
-    assert BOARD_MACHINE.initial == "pending"
+    assert set(states(BOARD_MACHINE)) == {s.value for s in BoardStatus} - {"unknown", "annulled"}
+    assert initial(BOARD_MACHINE) == "pending"
 
 
 def test_version_transition_table() -> None:
@@ -83,7 +85,30 @@ def test_no_transitions_leave_a_final_board_decision() -> None:
     assert sources.isdisjoint({"approved", "rejected", "amended", "unknown"})
 
 
-# --- fire without guards ---------------------------------------------------------------------
+# --- fire: the rules table through `transitions` ------------------------------------------
+
+
+@dataclass
+class Model:
+    """An object with a `state` and the guards the version machine names, set per test."""
+
+    state: StrEnum
+    approved: bool = True
+    predecessor: bool = True
+    rejected: bool = True
+    calls: list[str] = field(default_factory=list)
+
+    def all_members_approved(self, **_context: object) -> bool:
+        self.calls.append("all_members_approved")
+        return self.approved
+
+    def predecessor_in_force(self, **context: object) -> bool:
+        self.calls.append("predecessor_in_force")
+        return self.predecessor
+
+    def a_member_rejected(self, **_context: object) -> bool:
+        self.calls.append("a_member_rejected")
+        return self.rejected
 
 
 @pytest.mark.parametrize(
@@ -93,93 +118,90 @@ def test_no_transitions_leave_a_final_board_decision() -> None:
         (V.DRAFTED, "withdraw", V.WITHDRAWN),
         (V.SENT_OUT, "withdraw", V.WITHDRAWN),
         (V.SENT_OUT, "reject", V.REJECTED),
+        (V.SENT_OUT, "enter_into_force", V.IN_FORCE),
         (V.IN_FORCE, "supersede", V.SUPERSEDED),
     ],
 )
-def test_fire_version_without_guards(
-    state: VersionState, trigger: str, expected: VersionState
-) -> None:
-    result = fire(VERSION_MACHINE, trigger, state)
-    assert result is expected
-    assert type(result) is VersionState
+def test_fire_moves_the_model(state: VersionState, trigger: str, expected: VersionState) -> None:
+    model = Model(state)
+    assert fire(VERSION_MACHINE, trigger, model) is True
+    assert model.state is expected
+    assert type(model.state) is VersionState
 
 
 @pytest.mark.parametrize(("state", "trigger"), UNDECLARED_VERSION_PAIRS)
-def test_fire_version_refuses_every_undeclared_transition(
+def test_fire_refuses_every_undeclared_version_transition(
     state: VersionState, trigger: str
 ) -> None:
+    model = Model(state)
     with pytest.raises(InvalidTransition) as excinfo:
-        fire(VERSION_MACHINE, trigger, state, {g: always(True) for g in GUARDS})
+        fire(VERSION_MACHINE, trigger, model)
     assert excinfo.type is InvalidTransition
     assert state.value in str(excinfo.value)
+    assert model.state is state
+    assert model.calls == []
 
 
 @pytest.mark.parametrize("state", [B.PENDING, B.REFERRED_BACK, B.TABLED])
 @pytest.mark.parametrize(("trigger", "expected"), list(BOARD_TRIGGERS.items()))
 def test_fire_board_from_an_open_status(state: BoardStatus, trigger: str, expected: str) -> None:
-    result = fire(BOARD_MACHINE, trigger, state)
-    assert result == BoardStatus(expected)
-    assert type(result) is BoardStatus
+    model = Model(state)
+    assert fire(BOARD_MACHINE, trigger, model) is True
+    assert model.state is BoardStatus(expected)
 
 
 @pytest.mark.parametrize("state", [B.APPROVED, B.REJECTED, B.AMENDED, B.UNKNOWN])
 @pytest.mark.parametrize("trigger", list(BOARD_TRIGGERS))
 def test_fire_board_refuses_after_a_final_decision(state: BoardStatus, trigger: str) -> None:
     with pytest.raises(InvalidTransition):
-        fire(BOARD_MACHINE, trigger, state)
+        fire(BOARD_MACHINE, trigger, Model(state))
 
 
-# --- fire with guards -----------------------------------------------------------------------
-
-
-def test_fire_with_guards_that_hold() -> None:
-    calls: list[str] = []
-
-    def make(name: str) -> Guard:
-        def guard() -> bool:
-            calls.append(name)
-            return True
-
-        return guard
-
-    result = fire(VERSION_MACHINE, "enter_into_force", V.SENT_OUT, {g: make(g) for g in GUARDS})
-    assert result is V.IN_FORCE
-    assert sorted(calls) == sorted(GUARDS)
+def test_guards_that_hold_are_all_asked_in_order() -> None:
+    model = Model(V.SENT_OUT)
+    assert fire(VERSION_MACHINE, "enter_into_force", model) is True
+    assert model.calls == list(GUARDS)
 
 
 @pytest.mark.parametrize("failing", GUARDS)
-def test_fire_with_a_failing_guard_raises_invalid_transition(failing: str) -> None:
-    guards = {g: always(g != failing) for g in GUARDS}
-    with pytest.raises(InvalidTransition) as excinfo:
-        fire(VERSION_MACHINE, "enter_into_force", V.SENT_OUT, guards)
-    assert excinfo.type is InvalidTransition
-    assert failing in str(excinfo.value)
+def test_a_failing_guard_holds_the_model_where_it_was(failing: str) -> None:
+    model = Model(
+        V.SENT_OUT,
+        approved=failing != "all_members_approved",
+        predecessor=failing != "predecessor_in_force",
+    )
+    assert fire(VERSION_MACHINE, "enter_into_force", model) is False
+    assert model.state is V.SENT_OUT
+    assert model.calls[-1] == failing
 
 
-def test_fire_with_a_failing_guard_raises_the_given_failure() -> None:
-    guards = {"all_members_approved": always(True), "predecessor_in_force": always(False)}
-    with pytest.raises(PredecessorNotInForce, match="predecessor_in_force"):
-        fire(VERSION_MACHINE, "enter_into_force", V.SENT_OUT, guards, failure=PredecessorNotInForce)
+def test_the_reject_guard_is_the_rule_that_a_member_rejected() -> None:
+    model = Model(V.SENT_OUT, rejected=False)
+    assert fire(VERSION_MACHINE, "reject", model) is False
+    assert model.state is V.SENT_OUT
 
 
-def test_fire_checks_the_source_state_before_the_guards() -> None:
-    with pytest.raises(InvalidTransition) as excinfo:
-        fire(
-            VERSION_MACHINE,
-            "enter_into_force",
-            V.DRAFTED,
-            {g: always(True) for g in GUARDS},
-            failure=PredecessorNotInForce,
-        )
-    assert excinfo.type is InvalidTransition
+def test_context_reaches_the_guards() -> None:
+    seen: list[object] = []
+
+    class Watching(Model):
+        def predecessor_in_force(self, **context: object) -> bool:
+            seen.append(context)
+            return True
+
+    fire(
+        VERSION_MACHINE, "enter_into_force", Watching(V.SENT_OUT), predecessor=None, in_force_id="x"
+    )
+    assert seen == [{"predecessor": None, "in_force_id": "x"}]
 
 
 def test_fire_does_not_touch_the_shared_machine() -> None:
     before = transition_table(VERSION_MACHINE)
-    fire(VERSION_MACHINE, "send_out", V.DRAFTED)
-    fire(VERSION_MACHINE, "enter_into_force", V.SENT_OUT, {g: always(True) for g in GUARDS})
+    fire(VERSION_MACHINE, "send_out", Model(V.DRAFTED))
+    fire(VERSION_MACHINE, "enter_into_force", Model(V.SENT_OUT))
     assert transition_table(VERSION_MACHINE) == before
-    assert VERSION_MACHINE.initial == "drafted"
+    assert initial(VERSION_MACHINE) == "drafted"
+    assert VERSION_MACHINE.models == []
 
 
 # --- the Mermaid diagram --------------------------------------------------------------------
@@ -238,7 +260,7 @@ def test_workflow_diagram_is_one_document_with_both_machines_version_first() -> 
     assert version_edges == EXPECTED_VERSION_TABLE
     board_lines = lines[board_start + 1 : -1]
     names = [line for line in board_lines if line.startswith("        state ")]
-    assert names == [f'        state "{s}" as board_{s}' for s in BOARD_MACHINE.states]
+    assert names == [f'        state "{s}" as board_{s}' for s in states(BOARD_MACHINE)]
     board = "\n".join(
         ["---", "title: b", "---", "stateDiagram-v2"]
         + [

@@ -55,7 +55,7 @@ slots = st.builds(
 def _both(about: mail.About, to: mail.Addressee, slot: Slot, **kw: object) -> None:
     """`reminder_wire` gives what `wire(reminder(...))` gives, or fails as it does."""
     try:
-        expected = mail.wire(mail.reminder(about, to, slot, **kw))  # type: ignore[arg-type]
+        expected = mail.wire(mail.message(*mail.reminder_parts(about, to, slot, **kw)))  # type: ignore[arg-type]
     except Exception as exc:
         with pytest.raises(type(exc)):
             mail.reminder_wire(about, to, slot, **kw)  # type: ignore[arg-type]
@@ -65,7 +65,9 @@ def _both(about: mail.About, to: mail.Addressee, slot: Slot, **kw: object) -> No
 
 def test_a_reminder_composed_directly_is_the_email_message() -> None:
     slot = Slot(-14, datetime(2031, 9, 1, 6, tzinfo=UTC))
-    expected = mail.wire(mail.reminder(ABOUT, BOARD, slot, sender="ratify@localhost", at=AT))
+    expected = mail.wire(
+        mail.message(*mail.reminder_parts(ABOUT, BOARD, slot, sender="ratify@localhost", at=AT))
+    )
     for _ in range(2):  # and again, from what the first call remembered
         assert mail.reminder_wire(ABOUT, BOARD, slot, sender="ratify@localhost", at=AT) == expected
     parsed = email.message_from_string(expected, policy=email.policy.default)
@@ -81,7 +83,9 @@ def test_the_boards_of_one_version_get_their_own_message() -> None:
     slot = Slot(1, datetime(2031, 9, 16, 6, tzinfo=UTC))
     other = mail.Addressee("tyreso", "Kommunstyrelsen", "Tyresö kommun", "ks@tyreso.example")
     for to in (BOARD, other, BOARD):
-        expected = mail.wire(mail.reminder(ABOUT, to, slot, sender="r@example.org", at=AT))
+        expected = mail.wire(
+            mail.message(*mail.reminder_parts(ABOUT, to, slot, sender="r@example.org", at=AT))
+        )
         assert mail.reminder_wire(ABOUT, to, slot, sender="r@example.org", at=AT) == expected
 
 

@@ -9,20 +9,30 @@ from hypothesis import strategies as st
 from workflow.dates import STOCKHOLM, is_business_day
 from workflow.reminders import (
     Plan,
-    Policy,
+    ReminderPolicy,
     Slot,
     offsets_after,
     plan,
     retry_delay,
-    schedule,
     send_time,
     slot,
     slot_label,
 )
 
-DEFAULT = Policy()
+DEFAULT = ReminderPolicy()
 RESPOND_BY = date(2019, 6, 24)  # a Monday; three days before it is midsommarafton
 SENT_OUT = datetime(2019, 5, 29, 9, 0, tzinfo=UTC)
+
+
+def schedule(policy: ReminderPolicy, respond_by: date, until: datetime) -> list[Slot]:
+    """Every slot that goes out at or before `until`."""
+    slots: list[Slot] = []
+    for offset in offsets_after(policy, None):
+        candidate = slot(policy, respond_by, offset)
+        if candidate.scheduled_for > until:
+            break
+        slots.append(candidate)
+    return slots
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -96,7 +106,7 @@ def test_a_sweep_that_is_early_or_repeated_does_nothing() -> None:
 
 
 def test_two_slots_moved_to_the_same_morning_send_one() -> None:
-    policy = Policy(offsets=(-3, 0), repeat_days=0)
+    policy = ReminderPolicy(offsets=(-3, 0), repeat_days=0)
     due = plan(policy, RESPOND_BY, SENT_OUT, utc(2019, 6, 24, 6))
     assert due.send is not None
     assert due.send.offset == 0
@@ -105,17 +115,17 @@ def test_two_slots_moved_to_the_same_morning_send_one() -> None:
 
 
 def test_policy_parsing() -> None:
-    assert Policy.parse(" 1, -14,-3 ") == DEFAULT
-    assert Policy.parse("-7", repeat_days=0, hour=9) == Policy((-7,), 0, 9)
+    assert ReminderPolicy.parse(" 1, -14,-3 ") == DEFAULT
+    assert ReminderPolicy.parse("-7", repeat_days=0, hour=9) == ReminderPolicy((-7,), 0, 9)
     for bad in ("", "x", "-3,,a"):
         with pytest.raises(ValueError, match="offset"):
-            Policy.parse(bad)
+            ReminderPolicy.parse(bad)
     with pytest.raises(ValueError, match="increasing"):
-        Policy((1, -3))
+        ReminderPolicy((1, -3))
     with pytest.raises(ValueError, match="hour"):
-        Policy(hour=24)
+        ReminderPolicy(hour=24)
     with pytest.raises(ValueError, match="repeat_days"):
-        Policy(repeat_days=-1)
+        ReminderPolicy(repeat_days=-1)
 
 
 def test_offsets_continue_every_repeat_interval() -> None:
@@ -123,7 +133,7 @@ def test_offsets_continue_every_repeat_interval() -> None:
     assert [next(gen) for _ in range(6)] == [-14, -3, 1, 8, 15, 22]
     gen = offsets_after(DEFAULT, 10)
     assert [next(gen) for _ in range(3)] == [15, 22, 29]
-    assert list(offsets_after(Policy((-3, 1), repeat_days=0), -3)) == [1]
+    assert list(offsets_after(ReminderPolicy((-3, 1), repeat_days=0), -3)) == [1]
 
 
 def test_retry_backoff_doubles_up_to_the_cap() -> None:
@@ -140,7 +150,7 @@ def test_slot_labels() -> None:
 
 days = st.dates(min_value=date(2019, 1, 1), max_value=date(2035, 12, 31))
 policies = st.builds(
-    lambda offsets, repeat, hour: Policy(tuple(sorted(offsets)), repeat, hour),
+    lambda offsets, repeat, hour: ReminderPolicy(tuple(sorted(offsets)), repeat, hour),
     st.sets(st.integers(-40, 20), min_size=1, max_size=5),
     st.integers(0, 14),
     st.integers(0, 23),
@@ -151,7 +161,7 @@ policies = st.builds(
 def test_every_slot_goes_out_on_a_business_day_at_the_hour(
     respond_by: date, offset: int, hour: int
 ) -> None:
-    at = slot(Policy(hour=hour), respond_by, offset).scheduled_for.astimezone(STOCKHOLM)
+    at = slot(ReminderPolicy(hour=hour), respond_by, offset).scheduled_for.astimezone(STOCKHOLM)
     nominal = respond_by + timedelta(days=offset)
     assert is_business_day(at.date())
     assert (at.hour, at.minute) == (hour, 0)
@@ -161,7 +171,7 @@ def test_every_slot_goes_out_on_a_business_day_at_the_hour(
 
 
 @given(policies, days)
-def test_slots_never_go_backwards(policy: Policy, respond_by: date) -> None:
+def test_slots_never_go_backwards(policy: ReminderPolicy, respond_by: date) -> None:
     slots = schedule(policy, respond_by, local(respond_by + timedelta(days=120)))
     assert [s.offset for s in slots] == sorted({s.offset for s in slots})
     assert [s.scheduled_for for s in slots] == sorted(s.scheduled_for for s in slots)
@@ -175,7 +185,7 @@ def test_slots_never_go_backwards(policy: Policy, respond_by: date) -> None:
     st.lists(st.integers(1, 60 * 24 * 21), min_size=1, max_size=25),
 )
 def test_sweeping_at_any_times_sends_each_slot_at_most_once_and_loses_none(
-    policy: Policy, respond_by: date, lead_days: int, gaps_minutes: list[int]
+    policy: ReminderPolicy, respond_by: date, lead_days: int, gaps_minutes: list[int]
 ) -> None:
     """Sweeps as the service runs them: only when the schedule says a slot is due."""
     sent_out = local(respond_by - timedelta(days=lead_days), 10)
@@ -210,7 +220,7 @@ def test_sweeping_at_any_times_sends_each_slot_at_most_once_and_loses_none(
 @settings(max_examples=100, deadline=None)
 @given(policies, days, st.integers(0, 50))
 def test_without_downtime_only_slots_sharing_a_morning_coalesce(
-    policy: Policy, respond_by: date, lead_days: int
+    policy: ReminderPolicy, respond_by: date, lead_days: int
 ) -> None:
     sent_out = local(respond_by - timedelta(days=lead_days), 10)
     step = plan(policy, respond_by, sent_out, sent_out)

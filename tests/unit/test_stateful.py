@@ -31,6 +31,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.unit.domain import approved_on, statuses
 from workflow.errors import (
     AlreadyDecided,
     DocumentMismatch,
@@ -78,8 +79,7 @@ def snapshot(version: Version) -> Version:
     """A copy to compare with later: a deep copy of what commands change, and faster."""
     return replace(
         version,
-        statuses=dict(version.statuses),
-        approved_on=dict(version.approved_on),
+        boards={b: replace(board) for b, board in version.boards.items()},
         events=[replace(e, data=dict(e.data)) for e in version.events],
         new_decisions=list(version.new_decisions),
     )
@@ -233,7 +233,7 @@ class ProgramVersions(RuleBasedStateMachine):
         assert version.state is V.DRAFTED
         assert version.replaces == (replaces.id if replaces else None)
         assert version.valid_from == valid_from
-        assert version.statuses == {}
+        assert statuses(version) == {}
         assert types(version.events) == ["version.drafted"]
         self.add(version)
 
@@ -275,7 +275,7 @@ class ProgramVersions(RuleBasedStateMachine):
         """The remaining member boards approve one version, one decision after another."""
         version = self.versions[data.draw(st.sampled_from(self.ids_in(V.SENT_OUT)))]
         for board in MEMBERS:
-            if version.state is V.SENT_OUT and version.status_of(board) not in DECIDED_FOR_GOOD:
+            if version.state is V.SENT_OUT and version.status(board) not in DECIDED_FOR_GOOD:
                 self.record(version, board, Outcome.APPROVED, data.draw(PAST), None)
 
     @precondition(lambda self: bool(self.ids_in(V.SENT_OUT)))
@@ -283,7 +283,7 @@ class ProgramVersions(RuleBasedStateMachine):
     def approve(self, data: st.DataObject, decided_on: date, name_document: bool) -> None:
         """A member board that has not decided yet approves a version out for decision."""
         version = self.versions[data.draw(st.sampled_from(self.ids_in(V.SENT_OUT)))]
-        undecided = [b for b in MEMBERS if version.status_of(b) not in DECIDED_FOR_GOOD]
+        undecided = [b for b in MEMBERS if version.status(b) not in DECIDED_FOR_GOOD]
         board = data.draw(st.sampled_from(undecided or list(MEMBERS)))
         document = version.document_sha256 if name_document else None
         self.record(version, board, Outcome.APPROVED, decided_on, document)
@@ -346,7 +346,7 @@ class ProgramVersions(RuleBasedStateMachine):
             expected = InvalidTransition
         elif board not in MEMBERS:
             expected = NotAMember
-        elif version.status_of(board) in DECIDED_FOR_GOOD:
+        elif version.status(board) in DECIDED_FOR_GOOD:
             expected = AlreadyDecided
         elif decided_on > TODAY:
             expected = InvalidValue
@@ -377,7 +377,7 @@ class ProgramVersions(RuleBasedStateMachine):
         if expected is not None:
             return
 
-        assert version.status_of(board) is BoardStatus(outcome.value)
+        assert version.status(board) is BoardStatus(outcome.value)
         assert version.new_decisions[-1] == decision
         new_events = version.events[version_count:]
         recorded = new_events[0]
@@ -425,7 +425,7 @@ class ProgramVersions(RuleBasedStateMachine):
             if version.state is not V.IN_FORCE or vid in self.imported:
                 continue
             assert version.all_members_approved()
-            assert all(version.status_of(b) is BoardStatus.APPROVED for b in MEMBERS)
+            assert all(version.status(b) is BoardStatus.APPROVED for b in MEMBERS)
             assert set(self.approvals[vid]) == set(MEMBERS)
             expected = max(max(self.approvals[vid].values()), version.valid_from)
             assert version.in_force_from == expected
@@ -472,7 +472,7 @@ class ProgramVersions(RuleBasedStateMachine):
             rejecting = [
                 b
                 for b in MEMBERS
-                if version.status_of(b) in (BoardStatus.REJECTED, BoardStatus.AMENDED)
+                if version.status(b) in (BoardStatus.REJECTED, BoardStatus.AMENDED)
             ]
             if version.state is V.REJECTED:
                 assert len(rejecting) == 1
@@ -484,7 +484,7 @@ class ProgramVersions(RuleBasedStateMachine):
     @invariant()
     def approvals_match_the_model(self) -> None:
         for vid, version in self.versions.items():
-            assert version.approved_on == self.approvals[vid]
+            assert approved_on(version) == self.approvals[vid]
 
     @invariant()
     def terminal_versions_never_change(self) -> None:

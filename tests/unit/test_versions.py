@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from tests.unit.domain import approved_on, statuses
 from workflow.errors import (
     AlreadyDecided,
     DocumentMismatch,
@@ -182,7 +183,7 @@ def test_draft_creates_a_drafted_version() -> None:
     assert version.valid_from == date(2019, 1, 1)
     assert version.replaces is None
     assert version.document_sha256 == SHA
-    assert [version.status_of(b) for b in MEMBERS] == [BoardStatus.PENDING] * 3
+    assert [version.status(b) for b in MEMBERS] == [BoardStatus.PENDING] * 3
     assert not version.all_members_approved()
     assert version.sent_out_at is None
     assert version.respond_by is None
@@ -366,14 +367,14 @@ def test_decided_on_in_the_future_is_refused(outcome: Outcome) -> None:
 def test_decided_on_today_is_accepted() -> None:
     version = sent_out_version()
     record_decision(version, decision("tyreso", decided_on=TODAY), NOW)
-    assert version.status_of("tyreso") is BoardStatus.APPROVED
-    assert version.approved_on == {"tyreso": TODAY}
+    assert version.status("tyreso") is BoardStatus.APPROVED
+    assert approved_on(version) == {"tyreso": TODAY}
 
 
 def test_decided_on_is_compared_with_today_in_stockholm() -> None:
     version = sent_out_version()
     record_decision(version, decision("tyreso", decided_on=date(2026, 11, 28)), LATE_EVENING)
-    assert version.status_of("tyreso") is BoardStatus.APPROVED
+    assert version.status("tyreso") is BoardStatus.APPROVED
     with refused(InvalidValue, version):
         record_decision(version, decision("haninge", decided_on=date(2026, 11, 29)), LATE_EVENING)
 
@@ -384,7 +385,7 @@ def test_decided_on_may_be_before_the_send_out() -> None:
     early = date(2019, 5, 27)
     assert early < version.sent_out_at.date()
     record_decision(version, decision("tyreso", decided_on=early), NOW)
-    assert version.approved_on == {"tyreso": early}
+    assert approved_on(version) == {"tyreso": early}
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
@@ -400,7 +401,7 @@ def test_a_decision_naming_a_document_when_the_version_has_none_is_refused() -> 
     with refused(DocumentMismatch, version):
         record_decision(version, decision("tyreso", document_sha256=SHA), NOW)
     record_decision(version, decision("tyreso"), NOW)
-    assert version.status_of("tyreso") is BoardStatus.APPROVED
+    assert version.status("tyreso") is BoardStatus.APPROVED
 
 
 @pytest.mark.parametrize("document_sha256", [SHA, None])
@@ -409,7 +410,7 @@ def test_a_decision_on_the_same_or_an_unnamed_document_is_accepted(
 ) -> None:
     version = sent_out_version()
     record_decision(version, decision("tyreso", document_sha256=document_sha256), NOW)
-    assert version.status_of("tyreso") is BoardStatus.APPROVED
+    assert version.status("tyreso") is BoardStatus.APPROVED
 
 
 # --- record_decision: approvals and entering into force --------------------------------------
@@ -421,9 +422,9 @@ def test_an_approval_is_recorded() -> None:
     recorded = decision("tyreso", announced_on=date(2019, 6, 12))
     record_decision(version, recorded, NOW)
     assert version.state is VersionState.SENT_OUT
-    assert version.statuses == {"tyreso": BoardStatus.APPROVED}
-    assert version.status_of("haninge") is BoardStatus.PENDING
-    assert version.approved_on == {"tyreso": DECIDED_ON}
+    assert statuses(version) == {"tyreso": BoardStatus.APPROVED}
+    assert version.status("haninge") is BoardStatus.PENDING
+    assert approved_on(version) == {"tyreso": DECIDED_ON}
     assert version.new_decisions == [recorded]
     assert_events(
         version.events[count:],
@@ -562,8 +563,8 @@ def test_a_rejection_or_an_amendment_rejects_the_version(
     record_decision(version, decision("tyreso", outcome), NOW, old)
 
     assert version.state is VersionState.REJECTED
-    assert version.status_of("tyreso") is status
-    assert "tyreso" not in version.approved_on
+    assert version.status("tyreso") is status
+    assert "tyreso" not in approved_on(version)
     assert version.in_force_from is None
     assert_events(
         version.events[count:],
@@ -586,8 +587,8 @@ def test_referred_back_or_tabled_leaves_the_board_to_decide_later(outcome: Outco
     record_decision(version, decision("tyreso", outcome, date(2019, 6, 10)), NOW, old)
 
     assert version.state is VersionState.SENT_OUT
-    assert version.status_of("tyreso") is BoardStatus(outcome.value)
-    assert "tyreso" not in version.approved_on
+    assert version.status("tyreso") is BoardStatus(outcome.value)
+    assert "tyreso" not in approved_on(version)
     assert not version.all_members_approved()
     assert_events(
         version.events[count:],
@@ -614,7 +615,7 @@ def test_after_a_referral_the_board_may_still_reject(outcome: Outcome, later: Ou
     record_decision(version, decision("tyreso", outcome), NOW)
     record_decision(version, decision("tyreso", later, date(2019, 9, 9)), NOW)
     assert version.state is VersionState.REJECTED
-    assert version.status_of("tyreso") is BoardStatus(later.value)
+    assert version.status("tyreso") is BoardStatus(later.value)
 
 
 def test_a_referred_back_version_can_be_withdrawn() -> None:
@@ -683,7 +684,7 @@ def test_approvals_before_the_last_are_accepted_while_the_predecessor_is_not_in_
     version, old = superseded_predecessor()
     record_decision(version, decision("botkyrka"), NOW, old)
     record_decision(version, decision("haninge", Outcome.REFERRED_BACK), NOW, old)
-    assert version.statuses == {
+    assert statuses(version) == {
         "botkyrka": BoardStatus.APPROVED,
         "haninge": BoardStatus.REFERRED_BACK,
     }
@@ -751,7 +752,7 @@ def test_a_version_replacing_none_cannot_enter_into_force_beside_the_one_in_forc
     with refused(PredecessorNotInForce, version, old):
         record_decision(version, decision("tyreso"), NOW, None, old.id)
     # the board is still to decide, and a rejection is still accepted
-    assert version.status_of("tyreso") is BoardStatus.PENDING
+    assert version.status("tyreso") is BoardStatus.PENDING
     record_decision(version, decision("tyreso", Outcome.REJECTED), NOW, None, old.id)
     assert version.state is VersionState.REJECTED
     assert old.state is VersionState.IN_FORCE
@@ -784,8 +785,8 @@ def test_import_in_force_enters_a_historical_version() -> None:
     assert old.valid_from == date(2013, 4, 29)
     assert old.replaces is None
     assert old.members == MEMBERS
-    assert old.statuses == {}
-    assert old.approved_on == {}
+    assert statuses(old) == {}
+    assert approved_on(old) == {}
     assert old.new_decisions == []
     assert_events(
         old.events,

@@ -1,14 +1,9 @@
-"""The delivery loop: claim due e-mails, send them, settle each with its audit event.
+"""Mail delivery: claim due e-mails, send them, settle each with its audit event.
 
-Claim, send and settle are three steps on purpose. The claim is a short
-transaction that leases rows (`sending`, `next_attempt_at` = the lease's
-end) so no other process takes them; the send happens outside any
-transaction; the settle marks the row `sent` and writes `reminder.sent` /
-`mail.sent` in one transaction, or schedules a retry with exponential
-backoff, or after the last allowed attempt marks it `failed` with
-`reminder.failed` / `mail.failed`. A process that dies between claim and
-settle leaves a lease that runs out: the e-mail is sent again (at least
-once), never lost.
+Claim, send and settle are three steps on purpose (`db.mail_queue` says
+why): the send happens outside any transaction, and a process that dies
+between claim and settle leaves a lease that runs out, so the e-mail is sent
+again (at least once), never lost.
 """
 
 from dataclasses import dataclass
@@ -16,9 +11,9 @@ from datetime import datetime
 
 import structlog
 
-from db import outbox
+from db import mail_queue
 from db.engine import Database
-from db.outbox import Claimed
+from db.mail_queue import MailClaim
 from notifications.config import Config
 from notifications.senders import SEND_ERRORS, Sender
 
@@ -44,7 +39,7 @@ class DeliveryReport:
 def deliver(db: Database, config: Config, sender: Sender, now: datetime) -> DeliveryReport:
     """Send every e-mail due at `now`, batch by batch, until none is left."""
     report = DeliveryReport()
-    while batch := outbox.claim(db, now, config.batch_size, config.retry):
+    while batch := mail_queue.claim(db, now, config.batch_size, config.retry):
         _send_batch(db, config, sender, batch, now, report)
     if report.sent or report.retrying or report.failed or report.lost_lease:
         log.info("mail delivery", now=now.isoformat(), **report.__dict__)
@@ -55,7 +50,7 @@ def _send_batch(
     db: Database,
     config: Config,
     sender: Sender,
-    batch: list[Claimed],
+    batch: list[MailClaim],
     now: datetime,
     report: DeliveryReport,
 ) -> None:
@@ -80,12 +75,12 @@ def _send_batch(
 def _settle(
     db: Database,
     config: Config,
-    mail: Claimed,
+    mail: MailClaim,
     now: datetime,
     report: DeliveryReport,
     error: str | None,
 ) -> None:
-    status = outbox.settle(db, mail, now, config.retry, error)
+    status = mail_queue.settle(db, mail, now, config.retry, error)
     report.count(status)
     if error is not None:
         log.warning(

@@ -1,4 +1,5 @@
-"""The clock: APScheduler only ticks; every tick sweeps reminders and delivers e-mail.
+"""The scheduler: APScheduler only ticks; every tick sweeps reminders and delivers
+e-mail and webhooks.
 
 Nothing is kept in the scheduler: what is due lives in the database, so any
 number of processes may tick at once, and a process that was down simply
@@ -14,11 +15,12 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.engine import Database
-from notifications import webhooks
+from notifications import webhook_delivery
 from notifications.config import Config
-from notifications.delivery import DeliveryReport, deliver
+from notifications.mail_delivery import DeliveryReport, deliver
+from notifications.reminder_sweep import SweepReport, sweep
 from notifications.senders import Sender, make_sender
-from notifications.sweep import SweepReport, sweep
+from notifications.webhook_delivery import WebhookPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +43,12 @@ def tick(db: Database, config: Config, now: datetime, sender: Sender | None = No
     return TickReport(swept, delivered)
 
 
-def deliver_webhooks(db: Database, policy: webhooks.Policy, now: datetime) -> int:
+def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:
     """Every webhook delivery due at `now` (one per subscription per round, in order)."""
     total = 0
     with httpx.Client() as client:
         for _round in range(MAX_WEBHOOK_ROUNDS):
-            delivered = webhooks.deliver_due(db, client, now, policy)
+            delivered = webhook_delivery.deliver_due(db, client, now, policy)
             if not delivered:
                 break
             total += delivered
@@ -61,8 +63,8 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     """A started background scheduler that ticks every `interval_seconds`, first at once.
 
-    Each tick sweeps reminders and delivers e-mail (`tick`), then, when the
-    config has a webhook policy, delivers the webhooks that are due.
+    Each tick sweeps reminders and delivers e-mail (`tick`), then delivers
+    the webhooks that are due.
     """
 
     def job() -> None:
@@ -71,11 +73,10 @@ def start_scheduler(
             tick(db, config, now)
         except Exception:
             log.exception("reminder tick failed")
-        if config.webhooks is not None:
-            try:
-                deliver_webhooks(db, config.webhooks, now)
-            except Exception:
-                log.exception("webhook delivery failed")
+        try:
+            deliver_webhooks(db, config.webhooks, now)
+        except Exception:
+            log.exception("webhook delivery failed")
 
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(

@@ -13,14 +13,14 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import models
+from db import models, queries
 from db.engine import Database
-from db.outbox import (
+from db.mail_queue import REMINDER, insert_mail, mail_row
+from db.reminders import (
+    decided,
     due_versions,
-    insert_mail,
     insert_pending,
     lock_due,
     move_schedule,
@@ -31,7 +31,8 @@ from db.outbox import (
 )
 from notifications import mail
 from notifications.config import Config
-from notifications.outbox import about_version, members
+from notifications.mail_writer import about_version, addressee
+from workflow.delivery import ReminderKind, ReminderStatus
 from workflow.reminders import Slot, plan
 from workflow.states import FINAL_OUTCOMES, VersionState
 
@@ -98,22 +99,6 @@ def _out(versions: Locked) -> dict[str, tuple[date, datetime]]:
     }
 
 
-def _decided(session: Session, version_ids: list[str]) -> set[tuple[str, str]]:
-    """The (version, board) pairs with a final decision, among the versions `version_ids`."""
-    if not version_ids:
-        return set()
-    return set(
-        session.execute(
-            select(models.Decision.version_id, models.Decision.board_id)
-            .where(
-                models.Decision.version_id.in_(version_ids),
-                models.Decision.outcome.in_([o.value for o in FINAL_OUTCOMES]),
-            )
-            .distinct()
-        )
-    )
-
-
 def _advance(
     session: Session, config: Config, version_ids: list[str], now: datetime, report: SweepReport
 ) -> None:
@@ -122,20 +107,21 @@ def _advance(
     if not rows:
         return
     out = _out(versions)  # a version missing or no longer out: its rows are stopped
-    decided = _decided(session, sorted({v for v, _b, _h in rows if v in out}))
-    stop = [(v, b) for v, b, _h in rows if v not in out or (v, b) in decided]
+    done = decided(session, sorted({v for v, _b, _h in rows if v in out}), FINAL_OUTCOMES)
+    stop = [(v, b) for v, b, _h in rows if v not in out or (v, b) in done]
     _stop(session, stop, report)
     coalesced: list[dict[str, Any]] = []
     sends: list[Send] = []
     moved: list[tuple[str, str, int | None, datetime]] = []
     ended: list[tuple[str, str]] = []
     for version_id, board_id, handled_through in rows:
-        if version_id not in out or (version_id, board_id) in decided:
+        if version_id not in out or (version_id, board_id) in done:
             continue
         respond_by, sent_out_at = out[version_id]
         due = plan(config.policy, respond_by, sent_out_at, now, handled_through)
         coalesced.extend(
-            _columns(version_id, board_id, missed, "coalesced", now) for missed in due.coalesced
+            _columns(version_id, board_id, missed, ReminderStatus.COALESCED, now)
+            for missed in due.coalesced
         )
         if due.send is not None:
             sends.append((version_id, board_id, due.send))
@@ -187,16 +173,17 @@ def _queue(
     """Queue one reminder (and its e-mail) per (version, board) in `sends`, once each."""
     _supersede(session, sends)
     added = insert_pending(
-        session, [_columns(v, board_id, slot, "pending", now) for v, board_id, slot in sends]
+        session,
+        [_columns(v, board_id, slot, ReminderStatus.PENDING, now) for v, board_id, slot in sends],
     )
     if not added:
         return
     abouts = {v: about_version(*versions[v]) for v in {v for v, _b, _o in added}}
-    boards = members(session, {a.program_id for a in abouts.values()})
+    boards = queries.member_boards(session, {a.program_id for a in abouts.values()})
     addressees = {
-        (version_id, to.board_id): to
+        (version_id, board.id): addressee(board)
         for version_id, subject in abouts.items()
-        for to in boards.get(subject.program_id, [])
+        for board in boards.get(subject.program_id, [])
     }
     mails = []
     queued: dict[tuple[str, int], list[str]] = {}
@@ -208,12 +195,17 @@ def _queue(
         message = mail.reminder_wire(
             subject, to, slot, sender=config.mail_from, at=now, public_url=config.public_url
         )
+        key = mail.reminder_key(version_id, board_id, slot.offset)
         mails.append(
-            _mail_columns(
-                message,
-                key=mail.reminder_key(version_id, board_id, slot.offset),
-                about=subject,
-                to=to,
+            mail_row(
+                key=key,
+                kind=REMINDER,
+                program_id=subject.program_id,
+                version_id=version_id,
+                board_id=board_id,
+                recipient=to.email,
+                message_id=mail.message_id(key),
+                message=message,
                 now=now,
                 reminder_id=reminder_id,
             )
@@ -225,43 +217,17 @@ def _queue(
         log.info("reminders queued", version_id=version_id, slot=offset, board_ids=board_ids)
 
 
-def _mail_columns(
-    message: str,
-    *,
-    key: str,
-    about: mail.About,
-    to: mail.Addressee,
-    now: datetime,
-    reminder_id: int,
-) -> dict[str, Any]:
-    """The `outbox_mail` row of a reminder, as `notifications.outbox.enqueue` writes it."""
-    return {
-        "key": key,
-        "kind": "reminder",
-        "program_id": about.program_id,
-        "version_id": about.version_id,
-        "board_id": to.board_id,
-        "reminder_id": reminder_id,
-        "recipient": to.email,
-        "message_id": mail.message_id(key),
-        "message": message,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
 def _columns(
-    version_id: str, board_id: str, slot: Slot, status: str, now: datetime
+    version_id: str, board_id: str, slot: Slot, status: ReminderStatus, now: datetime
 ) -> dict[str, Any]:
+    """The `reminders` row of one slot."""
     return {
         "version_id": version_id,
         "board_id": board_id,
         "slot": slot.offset,
-        "kind": "overdue" if slot.overdue else "before",
+        "kind": (ReminderKind.OVERDUE if slot.overdue else ReminderKind.BEFORE).value,
         "scheduled_for": slot.scheduled_for,
-        "status": status,
+        "status": status.value,
         "attempts": 0,
         "created_at": now,
     }

@@ -1,0 +1,43 @@
+"""Idempotency keys: the first answer to a write, kept to replay it for a retry.
+
+The key row is inserted before the write runs, in its transaction, so a
+concurrent request with the same key waits on it and then finds the answer.
+"""
+
+from dataclasses import dataclass
+
+from db.models import IdempotencyKey
+from db.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A write's first answer (no status yet: the write that took the key is running)."""
+
+    fingerprint: str
+    status: int | None
+    body: str | None
+    location: str | None
+
+
+def find(uow: UnitOfWork, key: str) -> Stored | None:
+    """The stored answer of the caller's key, if any."""
+    row = uow.session.get(IdempotencyKey, (uow.actor.name, key))
+    if row is None:
+        return None
+    return Stored(row.fingerprint, row.status_code, row.body, row.location)
+
+
+def reserve(uow: UnitOfWork, key: str, fingerprint: str) -> IdempotencyKey:
+    """Take the key for this transaction's write; fill in the answer with `keep`."""
+    row = IdempotencyKey(
+        actor_name=uow.actor.name, key=key, fingerprint=fingerprint, created_at=uow.now
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def keep(row: IdempotencyKey, status: int, body: str, location: str | None) -> None:
+    """Store the answer the write gave, to replay it."""
+    row.status_code, row.body, row.location = status, body, location

@@ -1,0 +1,175 @@
+"""Webhook delivery: signed per Standard Webhooks, sent in parallel, retried with jitter.
+
+`deliver_due` claims due deliveries (`db.webhook_queue`), posts them in
+parallel (a hanging receiver holds only its own subscription back), and
+records every attempt. Failures retry on `RETRY_SCHEDULE` with jitter for
+more than 30 hours, then the delivery is marked failed. Every attempt checks
+the target address again (`check_target`), since DNS can change between
+attempts.
+"""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import random
+import secrets
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from db import models, webhook_queue
+from db.engine import Database
+from db.webhook_queue import AttemptResult, DeliveryClaim
+from workflow.errors import InvalidValue
+
+log = structlog.get_logger(__name__)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (a format prefix, not a secret)
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+"""Waits after each failed attempt (±20 % jitter): 37.6 hours in all (at least 30), then failed."""
+
+
+@dataclass(frozen=True)
+class WebhookPolicy:
+    """How deliveries are made: targets allowed, timeouts, retries, parallelism."""
+
+    allowed_hosts: frozenset[str] = frozenset()
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(10.0, connect=5.0))
+    retry_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    jitter: float = 0.2
+    batch: int = 32
+    parallel: int = 8
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed delivery stays taken: longer than any attempt can last."""
+        return timedelta(seconds=2 * (self.timeout.read or 10.0) + 30)
+
+    def wait_after(self, attempts: int) -> timedelta | None:
+        """The wait before the next attempt after `attempts` failed ones; None: give up."""
+        if attempts > len(self.retry_schedule):
+            return None
+        jitter = 1 + random.uniform(-self.jitter, self.jitter)
+        return self.retry_schedule[attempts - 1] * jitter
+
+
+def generate_secret() -> str:
+    """A new signing secret, `whsec_` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, as Standard Webhooks specifies."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
+def check_target(url: str, allowed_hosts: frozenset[str]) -> None:
+    """Refuse non-http(s) URLs and private, loopback or link-local targets not allow-listed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValue("url must be an absolute http(s) URL")
+    host = parts.hostname.lower()
+    if host in allowed_hosts:
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidValue(f"url host {host} does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise InvalidValue(
+                f"url host {host} is a private, loopback or link-local address; "
+                "allow it with RATIFY_WEBHOOK_ALLOWED_HOSTS"
+            )
+
+
+def payload(event: models.Event) -> bytes:
+    """The JSON body `{"id", "type", "occurred_at", "data"}`, without the client details."""
+    data = {k: v for k, v in event.data.items() if k != "request"}
+    body = {
+        "id": f"evt_{event.seq}",
+        "type": event.type,
+        "occurred_at": event.at.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "seq": event.seq,
+            "program_id": event.program_id,
+            "version_id": event.version_id,
+            "board_id": event.board_id,
+            "actor": {
+                "name": event.actor_name,
+                "role": event.actor_role,
+                "board_id": event.actor_board_id,
+            },
+            **data,
+        },
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def send(
+    client: httpx.Client, item: DeliveryClaim, now: datetime, policy: WebhookPolicy
+) -> AttemptResult:
+    """POST one signed delivery; never raises."""
+    timestamp = int(now.timestamp())
+    msg_id, body = f"evt_{item.event.seq}", payload(item.event)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "ratify-webhooks/1",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(sign(s, msg_id, timestamp, body) for s in item.secrets),
+    }
+    started = time.monotonic()
+    try:
+        check_target(item.url, policy.allowed_hosts)
+        response = client.post(item.url, content=body, headers=headers, timeout=policy.timeout)
+        excerpt = response.content[:1024].decode("utf-8", "replace")
+        return AttemptResult(response.status_code, None, excerpt, _ms(started))
+    except (httpx.HTTPError, InvalidValue) as exc:
+        return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:500], None, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def deliver_due(db: Database, client: httpx.Client, now: datetime, policy: WebhookPolicy) -> int:
+    """One round: claim what is due, send it in parallel, record each result. Returns how many."""
+    items = webhook_queue.claim(db, now, policy.lease, policy.batch)
+    if not items:
+        return 0
+
+    def one(item: DeliveryClaim) -> None:
+        result = send(client, item, now, policy)
+        webhook_queue.record(db, item, result, now, policy.wait_after)
+        log.info(
+            "webhook_attempt",
+            delivery_id=item.delivery_id,
+            status_code=result.status_code,
+            error=result.error,
+            ok=result.ok,
+        )
+
+    with ThreadPoolExecutor(max_workers=min(policy.parallel, len(items))) as pool:
+        list(pool.map(one, items))
+    return len(items)
