@@ -11,7 +11,6 @@ at once, so a browser or `sign_in_over_http` can sign in as any account.
 
 import contextlib
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,10 +24,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import free_port
+from tests.node_tools import ROOT, node, node_module
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "oidc" / "provider.mjs"
-PACKAGE = ROOT / "node_modules" / "oidc-provider" / "package.json"
 READY_TIMEOUT = 30.0
 """Seconds the provider may take to answer discovery (Node starts, an RSA key is made)."""
 
@@ -77,15 +75,6 @@ class OidcProvider:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def require_node() -> str:
-    """The `node` executable; fails the test when it or node_modules is missing."""
-    node = shutil.which("node")
-    if node is None or not PACKAGE.exists():
-        missing = "node" if node is None else "node_modules/oidc-provider"
-        pytest.fail(f"{missing} is missing: run `make test`, which runs npm ci")
-    return node
-
-
 def _stop(process: "subprocess.Popen[bytes]") -> None:
     if process.poll() is None:
         process.terminate()
@@ -131,7 +120,8 @@ def oidc_provider(
     `claims_in_id_token=False` they are at userinfo only (and the others come
     with `profile`, since the `openid` scope's claims are always in the ID token).
     """
-    node = require_node()
+    executable = node()
+    node_module("oidc-provider/package.json")
     for attempt in range(3):  # another process may take the free port before node does
         port = free_port()
         config = {
@@ -147,7 +137,7 @@ def oidc_provider(
             f"http://127.0.0.1:{port}", port, config, tmp_path / f"oidc-provider-{attempt}.log"
         )
         with provider.log_path.open("wb") as log:
-            process = _start(node, config_path, log)
+            process = _start(executable, config_path, log)
             try:
                 if _wait_ready(process, provider):
                     yield provider

@@ -8,13 +8,13 @@ protocol and so is not bound by the page's Content-Security-Policy
 
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium import webdriver
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+from tests.node_tools import node_module
+
 WCAG_21_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 """The rules of WCAG 2.1 levels A and AA, which Swedish public sector sites must meet."""
 
@@ -32,9 +32,7 @@ axe.run(document, {runOnly: {type: "tag", values: tags}})
 @cache
 def axe_source() -> str:
     """The text of axe.min.js; fails the test when node_modules lacks it."""
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `make test`, which runs npm ci")
-    return AXE.read_text(encoding="utf-8")
+    return node_module("axe-core/axe.min.js").read_text(encoding="utf-8")
 
 
 def axe_violations(
