@@ -6,7 +6,7 @@
 The process runs `tests/oidc/provider.mjs` with a JSON file written here; it
 needs `node` and the repository's `node_modules` (`make test` runs `npm ci`).
 Its sign-in page takes a login name (the password is ignored) and consents
-at once, so a browser or `sign_in_over_http` can sign in as any account.
+at once, so a browser or `sign_in_over_http` can sign in as any of `accounts`.
 """
 
 import contextlib
