@@ -11,18 +11,15 @@ with jitter for more than 24 hours, then the delivery is marked failed.
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import secrets
-import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -32,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from db import models
 from db.engine import Database
 from db.webhooks import Attempt, Delivery, Webhook
+from notifications import targets
 from workflow.errors import InvalidValue
 
 log = structlog.get_logger(__name__)
@@ -77,24 +75,8 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def check_target(url: str, allowed_hosts: frozenset[str]) -> None:
-    """Refuse non-http(s) URLs and private, loopback or link-local targets not allow-listed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue("url must be an absolute http(s) URL")
-    host = parts.hostname.lower()
-    if host in allowed_hosts:
-        return
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise InvalidValue(f"url host {host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidValue(
-                f"url host {host} is a private, loopback or link-local address; "
-                "allow it with RATIFY_WEBHOOK_ALLOWED_HOSTS"
-            )
+    """Refuse non-http(s) URLs, userinfo, and non-public targets not allow-listed."""
+    targets.check_url(url, allowed_hosts)
 
 
 _LIVE_HOOKS = select(Webhook.id, Webhook.events, Webhook.board_id).where(
