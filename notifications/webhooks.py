@@ -215,7 +215,7 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def send(client: httpx.Client, item: Claimed, now: datetime, policy: Policy) -> Outcome:
+def send(client: targets.PinnedClient, item: Claimed, now: datetime, policy: Policy) -> Outcome:
     """POST one signed delivery; never raises."""
     timestamp = int(now.timestamp())
     headers = {
@@ -229,7 +229,7 @@ def send(client: httpx.Client, item: Claimed, now: datetime, policy: Policy) -> 
     }
     started = time.monotonic()
     try:
-        check_target(item.url, policy.allowed_hosts)
+        # The client's transport resolves, checks and pins the target on every attempt.
         response = client.post(item.url, content=item.body, headers=headers, timeout=policy.timeout)
         excerpt = response.content[:1024].decode("utf-8", "replace")
         return Outcome(response.status_code, None, excerpt, _ms(started))
@@ -275,7 +275,7 @@ def record(db: Database, item: Claimed, outcome: Outcome, now: datetime, policy:
     )
 
 
-def deliver_due(db: Database, client: httpx.Client, now: datetime, policy: Policy) -> int:
+def deliver_due(db: Database, client: targets.PinnedClient, now: datetime, policy: Policy) -> int:
     """One round: claim what is due, send it in parallel, record each result. Returns how many."""
     items = claim(db, now, policy)
     if not items:
