@@ -10,12 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.engine import Database
-from notifications import webhook_delivery
+from notifications import targets, webhook_delivery
 from notifications.config import Config
 from notifications.mail_delivery import DeliveryReport, deliver
 from notifications.reminder_sweep import SweepReport, sweep
@@ -46,7 +45,7 @@ def tick(db: Database, config: Config, now: datetime, sender: Sender | None = No
 def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:
     """Every webhook delivery due at `now` (one per subscription per round, in order)."""
     total = 0
-    with httpx.Client() as client:
+    with targets.PinnedClient(policy.allowed_hosts) as client:
         for _round in range(MAX_WEBHOOK_ROUNDS):
             delivered = webhook_delivery.deliver_due(db, client, now, policy)
             if not delivered:

@@ -3,24 +3,21 @@
 `deliver_due` claims due deliveries (`db.webhook_queue`), posts them in
 parallel (a hanging receiver holds only its own subscription back), and
 records every attempt. Failures retry on `RETRY_SCHEDULE` with jitter for
-more than 30 hours, then the delivery is marked failed. Every attempt checks
-the target address again (`check_target`), since DNS can change between
-attempts.
+more than 30 hours, then the delivery is marked failed. Every attempt looks
+the target up once, checks every address and connects to a checked one
+(`notifications.targets`), since DNS can change between attempts.
 """
 
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import random
 import secrets
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -28,6 +25,7 @@ import structlog
 from db import models, webhook_queue
 from db.engine import Database
 from db.webhook_queue import AttemptResult, DeliveryClaim
+from notifications import targets
 from workflow.errors import InvalidValue
 
 log = structlog.get_logger(__name__)
@@ -83,24 +81,8 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def check_target(url: str, allowed_hosts: frozenset[str]) -> None:
-    """Refuse non-http(s) URLs and private, loopback or link-local targets not allow-listed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue("url must be an absolute http(s) URL")
-    host = parts.hostname.lower()
-    if host in allowed_hosts:
-        return
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise InvalidValue(f"url host {host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidValue(
-                f"url host {host} is a private, loopback or link-local address; "
-                "allow it with RATIFY_WEBHOOK_ALLOWED_HOSTS"
-            )
+    """Refuse non-http(s) URLs, userinfo, and non-public targets not allow-listed."""
+    targets.check_url(url, allowed_hosts)
 
 
 def payload(event: models.Event) -> bytes:
@@ -127,7 +109,7 @@ def payload(event: models.Event) -> bytes:
 
 
 def send(
-    client: httpx.Client, item: DeliveryClaim, now: datetime, policy: WebhookPolicy
+    client: targets.PinnedClient, item: DeliveryClaim, now: datetime, policy: WebhookPolicy
 ) -> AttemptResult:
     """POST one signed delivery; never raises."""
     timestamp = int(now.timestamp())
@@ -141,7 +123,7 @@ def send(
     }
     started = time.monotonic()
     try:
-        check_target(item.url, policy.allowed_hosts)
+        # The client's transport resolves, checks and pins the target on every attempt.
         response = client.post(item.url, content=body, headers=headers, timeout=policy.timeout)
         excerpt = response.content[:1024].decode("utf-8", "replace")
         return AttemptResult(response.status_code, None, excerpt, _ms(started))
@@ -153,7 +135,9 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def deliver_due(db: Database, client: httpx.Client, now: datetime, policy: WebhookPolicy) -> int:
+def deliver_due(
+    db: Database, client: targets.PinnedClient, now: datetime, policy: WebhookPolicy
+) -> int:
     """One round: claim what is due, send it in parallel, record each result. Returns how many."""
     items = webhook_queue.claim(db, now, policy.lease, policy.batch)
     if not items:

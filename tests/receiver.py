@@ -1,5 +1,6 @@
-"""A real HTTP server on 127.0.0.1 that records what webhooks POST to it."""
+"""A real HTTP(S) server on 127.0.0.1 that records what webhooks POST to it."""
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ class Receiver:
     """What to answer (a script of status codes, then 200) and what came in."""
 
     url: str = ""
+    port: int = 0
     script: list[int] = field(default_factory=list)
     hang: threading.Event | None = None
     received: list[Received] = field(default_factory=list)
@@ -30,12 +32,22 @@ class Receiver:
 
 @contextmanager
 def receiver(
-    script: list[int] | None = None, hang: threading.Event | None = None
+    script: list[int] | None = None,
+    hang: threading.Event | None = None,
+    location: str | None = None,
+    tls: ssl.SSLContext | None = None,
+    keep_alive: bool = False,
 ) -> Iterator[Receiver]:
-    """Serve on a free loopback port until the block ends."""
+    """Serve on a free loopback port until the block ends (over TLS with a server context).
+
+    `location` is sent with 3xx answers, to see whether a redirect is followed;
+    `keep_alive` keeps connections open (HTTP/1.1), to see whether they are reused.
+    """
     state = Receiver(script=list(script or []), hang=hang)
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with state.lock:
@@ -50,6 +62,8 @@ def receiver(
             try:
                 self.send_response(status)
                 self.send_header("content-length", str(len(payload)))
+                if location is not None and 300 <= status < 400:
+                    self.send_header("location", location)
                 self.end_headers()
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
@@ -60,7 +74,10 @@ def receiver(
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    state.port = server.server_address[1]
+    state.url = f"{'https' if tls else 'http'}://127.0.0.1:{state.port}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from db.engine import Database
+from notifications import targets
 from notifications import webhook_delivery as webhooks
 from tests.conftest import BOARD_IDS, SUP_2035, Api, decision, respond_by
 from tests.receiver import Received, receiver
@@ -35,8 +36,8 @@ def hooks_api(seeded: Database, tokens: dict[str, str]) -> Iterator[Api]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
+def http() -> Iterator[targets.PinnedClient]:
+    with targets.PinnedClient(FAST.allowed_hosts) as client:
         yield client
 
 
@@ -59,7 +60,7 @@ def subscribe(api: Api, url: str, events: list[str], as_: str = "admin") -> dict
 
 
 def deliver(
-    db: Database, http: httpx.Client, now: datetime, policy: webhooks.WebhookPolicy = FAST
+    db: Database, http: targets.PinnedClient, now: datetime, policy: webhooks.WebhookPolicy = FAST
 ) -> int:
     return webhooks.deliver_due(db, http, now, policy)
 
@@ -100,7 +101,7 @@ def test_create_list_show_delete_and_the_secret_is_shown_once(hooks_api: Api) ->
 
 
 def test_deliveries_are_signed_and_carry_the_event(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver() as rx:
         hook = subscribe(hooks_api, rx.url, ["*"])
@@ -121,7 +122,7 @@ def test_deliveries_are_signed_and_carry_the_event(
 
 
 def test_a_receiver_failing_twice_gets_the_event_again_after_each_failure_then_stops(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver(script=[500, 503]) as rx:
         hook = subscribe(hooks_api, rx.url, ["version.sent_out"])
@@ -144,7 +145,7 @@ def test_a_receiver_failing_twice_gets_the_event_again_after_each_failure_then_s
 
 
 def test_after_the_schedule_a_delivery_is_failed_and_can_be_redelivered(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver(script=[500, 500, 500]) as rx:
         hook = subscribe(hooks_api, rx.url, ["version.sent_out"])
@@ -171,7 +172,7 @@ def test_the_default_schedule_retries_for_at_least_24_hours() -> None:
 
 
 def test_a_hanging_receiver_does_not_block_other_deliveries(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     release = threading.Event()
     with receiver(hang=release) as slow, receiver() as fast:
@@ -189,7 +190,7 @@ def test_a_hanging_receiver_does_not_block_other_deliveries(
 
 
 def test_each_subscription_receives_events_in_seq_order(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver(script=[500]) as rx:
         subscribe(hooks_api, rx.url, ["version.sent_out", "decision.recorded"])
@@ -207,7 +208,7 @@ def test_each_subscription_receives_events_in_seq_order(
 
 
 def test_a_board_subscription_sees_only_its_own_versions(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     hooks_api.post("/v1/programs", {"id": "two", "title": "T", "owner": "O", "boards": ["haninge"]})
     other = hooks_api.post(
@@ -242,7 +243,7 @@ def test_a_board_subscription_sees_only_its_own_versions(
 
 
 def test_a_rotated_secret_signs_alongside_the_old_one_for_24_hours(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver() as rx:
         hook = subscribe(hooks_api, rx.url, ["version.sent_out", "version.withdrawn"])
@@ -261,7 +262,7 @@ def test_a_rotated_secret_signs_alongside_the_old_one_for_24_hours(
 
 
 def test_concurrent_delivery_rounds_never_send_the_same_attempt_twice(
-    hooks_api: Api, seeded: Database, http: httpx.Client
+    hooks_api: Api, seeded: Database, http: targets.PinnedClient
 ) -> None:
     with receiver() as rx:
         subscribe(hooks_api, rx.url, ["decision.recorded"])
