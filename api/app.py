@@ -10,7 +10,7 @@ from api import errors, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
-from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
+from api.routes import audit, boards, decisions, ops, programs, reminders, versions, webhooks
 from api.settings import Settings, notifications_config
 from db.engine import Database
 from notifications.scheduler import start_scheduler
@@ -54,7 +54,7 @@ def create_app(
     app.state.settings = settings
     app.state.config = notifications_config(settings)
     errors.install(app)
-    for module in (ops, boards, programs, versions, reminders, audit, webhooks):
+    for module in (ops, boards, programs, versions, decisions, reminders, audit, webhooks):
         app.include_router(module.router)
     ui.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -12,13 +12,16 @@ from starlette.exceptions import HTTPException
 
 from api.encoding import dumps
 from workflow.errors import (
+    AlreadyAnnounced,
     AlreadyDecided,
     AlreadyExists,
+    AlreadyRuled,
     DocumentMismatch,
     DomainError,
     InvalidTransition,
     InvalidValue,
     NotAMember,
+    NotCorrectable,
     NotFound,
     PreconditionFailed,
     PredecessorNotInForce,
@@ -31,6 +34,8 @@ TYPE_BASE = "https://ratify.example/problems/"
 
 DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     AlreadyDecided: (409, "already_decided", "The board has already decided"),
+    AlreadyAnnounced: (409, "already_announced", "The announcement is recorded with other dates"),
+    AlreadyRuled: (409, "already_ruled", "The appeal already has its ruling"),
     PredecessorNotInForce: (
         409,
         "predecessor_not_in_force",
@@ -39,6 +44,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     InvalidTransition: (409, "invalid_transition", "Not allowed in the current state"),
     NotAMember: (422, "not_a_member", "The board is not one of the program's boards"),
     DocumentMismatch: (409, "document_mismatch", "The decision names another document"),
+    NotCorrectable: (422, "not_correctable", "That field cannot be corrected"),
     InvalidValue: (422, "validation_error", "A field is invalid"),
     NotFound: (404, "not_found", "No such resource"),
     AlreadyExists: (409, "already_exists", "That id is already taken"),

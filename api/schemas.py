@@ -18,7 +18,13 @@ from pydantic import (
     model_validator,
 )
 
-from workflow.states import BoardStatus, Outcome, VersionState
+from workflow.states import (
+    AppealOutcome,
+    BoardStatus,
+    DecisionStatus,
+    Outcome,
+    VersionState,
+)
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -126,6 +132,9 @@ class BoardStatusOut(BaseModel):
     case_number: str | None
     recorded_by: str | None
     recorded_at: datetime | None
+    decision_id: str | None
+    appeal_until: date | None
+    final_on: date | None
 
 
 class Version(BaseModel):
@@ -142,6 +151,7 @@ class Version(BaseModel):
     respond_by: date | None
     in_force_from: date | None
     superseded_on: date | None
+    final_on: date | None
     imported: bool
     document: dict[str, Any] | None
     boards: list[BoardStatusOut]
@@ -167,6 +177,29 @@ class DecisionIn(In):
     note: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 
+class Appeal(BaseModel):
+    id: str
+    decision_id: str
+    lodged_on: date
+    court: str
+    case_number: str
+    late: bool
+    outcome: AppealOutcome | None
+    ruled_on: date | None
+    ruling_final_on: date | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class Correction(BaseModel):
+    id: str
+    decision_id: str
+    changes: dict[str, dict[str, Any]]
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
 class Decision(BaseModel):
     id: str
     version_id: str
@@ -181,8 +214,47 @@ class Decision(BaseModel):
     note: str | None
     recorded_by: str
     recorded_at: datetime
+    appeal_until: date | None
     final_on: date | None
+    status: DecisionStatus
+    corrected: bool
+    late_announcement: bool
+    appeals: list[Appeal]
+    corrections: list[Correction]
     version_state: VersionState
+
+
+class AnnouncementIn(In):
+    minutes_attested_on: IsoDate
+    announced_on: IsoDate
+
+
+class AppealIn(In):
+    lodged_on: IsoDate
+    court: Name
+    case_number: ShortText
+
+
+class RulingIn(In):
+    outcome: AppealOutcome
+    ruled_on: IsoDate
+    ruling_final_on: IsoDate | None = None
+
+
+class CorrectionIn(In):
+    changes: Annotated[dict[str, Any], Field(min_length=1, max_length=20)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Correctable(In):
+    """The values a correction may give (each optional; `changes` names those it gives)."""
+
+    paragraph: ShortText | None = None
+    case_number: ShortText | None = None
+    decided_on: IsoDate | None = None
+    minutes_attested_on: IsoDate | None = None
+    announced_on: IsoDate | None = None
+    note: Annotated[str, StringConstraints(max_length=5000)] | None = None
 
 
 T = TypeVar("T")

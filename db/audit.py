@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db.base import table_of
-from db.models import ChainHead
+from db.models import ChainHead, EventKey
 from db.models import Event as EventRow
 from workflow.actors import Actor
 from workflow.events import Event
@@ -82,6 +82,7 @@ _AS_WRITER = select(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
 _LOCK_HEAD_AS_WRITER = _HEAD.add_columns(func.pg_advisory_xact_lock_shared(WRITERS_LOCK))
 _EVENTS = table_of(EventRow)
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
+_INSERT_KEYS = insert(table_of(EventKey))
 _HEADS = table_of(ChainHead)
 _INSERT_HEAD = insert(_HEADS)
 _MOVE_HEAD = update(_HEADS).where(_HEADS.c.chain == bindparam("head"))
@@ -125,8 +126,11 @@ def append(
     """Write `events` to their chains in the current transaction and return the rows.
 
     The rows returned are not in the session: they carry what was written
-    (with `seq`) for the outbox writers to read.
+    (with `seq`) for the outbox writers to read. An event that may happen only
+    once (`Event.once`) also takes its key in `event_keys`, in the same
+    transaction: a second writer of the same key fails with an integrity error.
     """
+    events = list(events)
     rows = [
         EventRow(
             at=at,
@@ -165,6 +169,13 @@ def append(
         else:
             connection.execute(_MOVE_HEAD, {"head": chain, "seq": last.seq, "hash": last.hash})
         heads[chain] = last.hash
+    keys = [
+        {"key": event.once, "event_seq": row.seq}
+        for event, row in zip(events, rows, strict=True)
+        if event.once is not None
+    ]
+    if keys:
+        connection.execute(_INSERT_KEYS, keys)
     return rows
 
 

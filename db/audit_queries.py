@@ -178,7 +178,10 @@ REGISTER_COLUMNS = [
     "case_number",
     "minutes_attested_on",
     "announced_on",
+    "appeal_until",
     "final_on",
+    "status",
+    "corrected",
     "recorded_by",
     "recorded_at",
 ]
@@ -203,7 +206,10 @@ def register(session: Session, version: models.Version) -> list[View]:
                 "case_number": d.case_number if d else None,
                 "minutes_attested_on": d.minutes_attested_on if d else None,
                 "announced_on": d.announced_on if d else None,
+                "appeal_until": d.appeal_until if d else None,
                 "final_on": d.final_on if d else None,
+                "status": d.status if d else None,
+                "corrected": d.corrected if d else None,
                 "recorded_by": d.recorded_by if d else None,
                 "recorded_at": d.recorded_at if d else None,
             }

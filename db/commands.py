@@ -19,9 +19,9 @@ from db import models, queries
 from db.repositories import in_force_id, program_members
 from db.uow import UnitOfWork
 from workflow import versions as domain
+from workflow.decisions import Decision
 from workflow.errors import AlreadyExists, InvalidValue, NotFound
 from workflow.events import Event, EventType
-from workflow.versions import Decision
 
 Precondition = Callable[[queries.View], None]
 """Checks the version's current representation is the one the caller expects

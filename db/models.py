@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,9 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, BigId, UTCDateTime, in_words, one_of
 from workflow.delivery import OPEN_DELIVERIES, DeliveryStatus, MailStatus, ReminderStatus
 from workflow.events import EventType
-from workflow.states import FINAL_OUTCOMES, Outcome, VersionState
+from workflow.states import FINAL_OUTCOMES, AppealOutcome, DecisionStatus, Outcome, VersionState
 
-FINAL = in_words("outcome", FINAL_OUTCOMES)
+FINAL = in_words("outcome", FINAL_OUTCOMES) + " AND status <> 'annulled'"
+"""A decision that settles its board's answer (one per version and board)."""
 
 
 class Board(Base):
@@ -97,14 +99,22 @@ class Version(Base):
     imported: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+    final_on: Mapped[date | None] = mapped_column(Date)
+    """When the version in force gains legal force (see `workflow.versions.Version`)."""
+    entries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times it entered into force."""
+    final_noted_on: Mapped[date | None] = mapped_column(Date)
+    """The `final_on` for which `version.final` was written (the clock's bookkeeping)."""
 
 
 class Decision(Base):
-    """One board's decision at one meeting, as recorded by its system."""
+    """One board's decision at one meeting, as recorded by its system; the current values
+    after any corrections (each correction is a row of `corrections` and an event)."""
 
     __tablename__ = "decisions"
     __table_args__ = (
         one_of("outcome", Outcome, name="outcome"),
+        one_of("status", DecisionStatus, name="status"),
         Index(
             "uq_decisions_one_final",
             "version_id",
@@ -126,8 +136,53 @@ class Decision(Base):
     document_sha256: Mapped[str | None] = mapped_column(String(64))
     minutes_attested_on: Mapped[date | None] = mapped_column(Date)
     announced_on: Mapped[date | None] = mapped_column(Date)
+    appeal_until: Mapped[date | None] = mapped_column(Date)
     final_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="standing", server_default="standing")
+    corrected: Mapped[bool] = mapped_column(default=False, server_default=false())
+    final_noted_on: Mapped[date | None] = mapped_column(Date)
+    """The `final_on` for which `decision.final` was written (the clock's bookkeeping)."""
     note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_role: Mapped[str] = mapped_column(String(16))
+    recorded_by_board: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Appeal(Base):
+    """An appeal of a decision to the administrative court, and its ruling once recorded."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        one_of("outcome", AppealOutcome, name="outcome"),
+        Index("ix_appeals_decision", "decision_id", "lodged_on"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"))
+    lodged_on: Mapped[date] = mapped_column(Date)
+    court: Mapped[str] = mapped_column(String(200))
+    case_number: Mapped[str] = mapped_column(String(100))
+    late: Mapped[bool] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    ruled_on: Mapped[date | None] = mapped_column(Date)
+    ruling_final_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ruled_by: Mapped[str | None] = mapped_column(String(200))
+    ruled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Correction(Base):
+    """A slip in a decision's record put right (rättelse): what changed, why, by whom."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_decision", "decision_id", "recorded_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_role: Mapped[str] = mapped_column(String(16))
     recorded_by_board: Mapped[str | None] = mapped_column(String(64))
@@ -140,13 +195,6 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         one_of("type", EventType, name="type"),
-        Index(
-            "uq_events_one_in_force",
-            "version_id",
-            unique=True,
-            postgresql_where=text("type = 'version.in_force'"),
-            sqlite_where=text("type = 'version.in_force'"),
-        ),
         Index("ix_events_version_seq", "version_id", "seq"),
         Index("ix_events_program_seq", "program_id", "seq"),
         Index("ix_events_chain_seq", "chain", "seq"),
@@ -170,6 +218,16 @@ class Event(Base):
     chain: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class EventKey(Base):
+    """The key of an event that may happen only once (`Event.once`): its uniqueness makes a
+    concurrent second writer of, say, one entry into force fail instead of writing it twice."""
+
+    __tablename__ = "event_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"))
 
 
 class ChainHead(Base):

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -99,16 +99,6 @@ def list_versions(session: Session, program_id: str, limit: int, cursor: str | N
     return {"items": [version_view(session, r) for r in rows], "next_cursor": next_cursor}
 
 
-def list_decisions(
-    session: Session, version: models.Version, limit: int, cursor: str | None
-) -> View:
-    """A page of the decisions recorded on a version, in the order they were recorded."""
-    query = select(models.Decision).where(models.Decision.version_id == version.id)
-    keys = (models.Decision.recorded_at, models.Decision.id)
-    rows, next_cursor = page(session, query, keys, limit, cursor)
-    return {"items": [decision_view(r, version.state) for r in rows], "next_cursor": next_cursor}
-
-
 def board_view(row: models.Board) -> View:
     """Board as the contract shows it."""
     return {
@@ -161,18 +151,28 @@ def version_row(session: Session, version_id: str) -> models.Version | None:
     return session.execute(VERSION_BY_ID, {"version_id": version_id}).scalar_one_or_none()
 
 
+def board_status(decision: Any, undecided: BoardStatus) -> str:
+    """A board's status from the decision that stands for it (None: `undecided`)."""
+    if decision is None:
+        return undecided.value
+    return BoardStatus.ANNULLED.value if decision.status == "annulled" else str(decision.outcome)
+
+
 def board_statuses(session: Session, version: models.Version) -> list[View]:
     """One BoardStatus per member board, from the decision that stands (one statement)."""
-    undecided = undecided_status(version).value
+    undecided = undecided_status(version)
     return [
         {
             "board_id": board_id,
-            "status": d.outcome if d else undecided,
+            "status": board_status(d, undecided),
             "decided_on": d.decided_on if d else None,
             "paragraph": d.paragraph if d else None,
             "case_number": d.case_number if d else None,
             "recorded_by": d.recorded_by if d else None,
             "recorded_at": d.recorded_at if d else None,
+            "decision_id": d.id if d else None,
+            "appeal_until": d.appeal_until if d else None,
+            "final_on": d.final_on if d else None,
         }
         for board_id, d in standing_decisions(session, version.id, version.program_id).items()
     ]
@@ -199,39 +199,11 @@ def version_view(session: Session, row: models.Version) -> View:
         "respond_by": row.respond_by,
         "in_force_from": row.in_force_from,
         "superseded_on": row.superseded_on,
+        "final_on": row.final_on,
         "imported": row.imported,
         "document": document,
         "boards": board_statuses(session, row),
     }
-
-
-DECISION_FIELDS = (
-    "id",
-    "version_id",
-    "board_id",
-    "outcome",
-    "decided_on",
-    "paragraph",
-    "case_number",
-    "document_sha256",
-    "minutes_attested_on",
-    "announced_on",
-    "note",
-    "recorded_by",
-    "recorded_at",
-    "final_on",
-)
-"""A decision's fields as the contract shows them (then `version_state`)."""
-
-
-def decision_view(row: models.Decision, version_state: str) -> View:
-    """Decision as the contract shows it."""
-    return {**{f: getattr(row, f) for f in DECISION_FIELDS}, "version_state": version_state}
-
-
-def recorded_decision_view(row: dict[str, Any], version_state: str) -> View:
-    """The view of a decision just recorded, from the row written (no read-back)."""
-    return {**{f: row[f] for f in DECISION_FIELDS}, "version_state": version_state}
 
 
 def in_force_on(session: Session, program_id: str, day: date) -> models.Version | None:
@@ -272,3 +244,18 @@ def version_and_title(session: Session, version_id: str) -> tuple[models.Version
 def program_row(session: Session, program_id: str) -> models.Program | None:
     """The program with that id, if any."""
     return session.get(models.Program, program_id)
+
+
+def occurrence(session: Session, event: models.Event) -> int:
+    """How many times the event's version has had an event of its type, this one included
+    (a version can enter into force, or be rejected, again after a court reopened it)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(models.Event)
+        .where(
+            models.Event.version_id == event.version_id,
+            models.Event.type == event.type,
+            models.Event.seq <= event.seq,
+        )
+    )
+    return count or 1

@@ -24,6 +24,7 @@ from db.bulk import insert_skipping, json_rows
 from db.models import OutboxMail, Reminder, ReminderSchedule
 from db.queries import View, page
 from workflow.delivery import MailStatus, ReminderStatus
+from workflow.states import DecisionStatus
 
 
 def schedule(
@@ -239,7 +240,8 @@ def move_schedule(
 def decided(
     session: Session, version_ids: list[str], outcomes: Collection[str]
 ) -> set[tuple[str, str]]:
-    """The (version, board) pairs with a decision of one of `outcomes`, among `version_ids`."""
+    """The (version, board) pairs with a decision of one of `outcomes` that counts (a court
+    has not annulled it), among `version_ids`."""
     if not version_ids:
         return set()
     return set(
@@ -248,6 +250,7 @@ def decided(
             .where(
                 models.Decision.version_id.in_(version_ids),
                 models.Decision.outcome.in_(list(outcomes)),
+                models.Decision.status != DecisionStatus.ANNULLED,
             )
             .distinct()
         )

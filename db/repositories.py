@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.base import table_of
+from workflow import decisions
 from workflow import versions as domain
 from workflow.actors import Actor
 from workflow.events import Event
-from workflow.states import BoardStatus, VersionState
+from workflow.states import AppealOutcome, BoardStatus, DecisionStatus, Outcome, VersionState
 
 
 def program_members(session: Session, program_id: str) -> tuple[str, ...]:
@@ -77,8 +78,29 @@ def in_force_id(session: Session, program_id: str) -> str | None:
     return session.scalar(_IN_FORCE, {"program_id": program_id})
 
 
+_DECIDED = (
+    "decided_on",
+    "paragraph",
+    "case_number",
+    "minutes_attested_on",
+    "announced_on",
+    "note",
+)
+"""The fields of a decision that can change after it was recorded (by a correction or its
+announcement); the derived ones follow in `_derived`."""
+
+
+def _derived(decision: decisions.Decision) -> dict[str, Any]:
+    return {
+        "appeal_until": decision.appeal_until,
+        "final_on": decision.final_on,
+        "status": decision.status.value,
+        "corrected": decision.corrected,
+    }
+
+
 def decision_row(
-    version_id: str, decision: domain.Decision, actor: Actor, now: datetime
+    version_id: str, decision: decisions.Decision, actor: Actor, now: datetime
 ) -> dict[str, Any]:
     """The `decisions` row that records `decision`, made by `actor` at `now`."""
     return {
@@ -86,19 +108,30 @@ def decision_row(
         "version_id": version_id,
         "board_id": decision.board_id,
         "outcome": decision.outcome.value,
-        "decided_on": decision.decided_on,
-        "paragraph": decision.paragraph,
-        "case_number": decision.case_number,
+        **{name: getattr(decision, name) for name in _DECIDED},
         "document_sha256": decision.document_sha256,
-        "minutes_attested_on": decision.minutes_attested_on,
-        "announced_on": decision.announced_on,
-        "final_on": decision.final_on,
-        "note": decision.note,
+        **_derived(decision),
         "recorded_by": actor.name,
         "recorded_by_role": actor.role.value,
         "recorded_by_board": actor.board_id,
         "recorded_at": now,
     }
+
+
+def decision_version(session: Session, decision_id: str) -> str | None:
+    """The id of the version a decision was recorded on, if there is such a decision."""
+    return session.scalar(
+        select(models.Decision.version_id).where(models.Decision.id == decision_id)
+    )
+
+
+def appeal_decision(session: Session, appeal_id: str) -> str | None:
+    """The id of the decision an appeal is of, if there is such an appeal."""
+    return session.scalar(select(models.Appeal.decision_id).where(models.Appeal.id == appeal_id))
+
+
+Tracked = tuple[decisions.Decision, models.Decision, dict[str, models.Appeal]]
+"""A decision handed out, its row and its appeals' rows by id."""
 
 
 class VersionRepository:
@@ -107,6 +140,7 @@ class VersionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.seen: dict[str, tuple[domain.Version, models.Version]] = {}
+        self.decisions: dict[str, Tracked] = {}
 
     def get(self, version_id: str, *, lock: bool = False) -> domain.Version | None:
         """The version with its boards' standing decisions, locked for update when `lock`."""
@@ -131,14 +165,55 @@ class VersionRepository:
             in_force_from=row.in_force_from,
             superseded_on=row.superseded_on,
             superseded_by=row.superseded_by,
+            final_on=row.final_on,
+            entries=row.entries,
         )
         for board_id, decision in standing.items():
             if decision is not None:
+                annulled = decision.status == DecisionStatus.ANNULLED
                 version.boards[board_id] = domain.Board(
-                    board_id, BoardStatus(decision.outcome), decision.decided_on
+                    board_id,
+                    BoardStatus.ANNULLED if annulled else BoardStatus(decision.outcome),
+                    decision.id,
+                    decision.decided_on,
+                    decision.final_on,
                 )
         self.seen[version_id] = (version, row)
         return version
+
+    def decision(self, decision_id: str) -> decisions.Decision:
+        """A decision with its appeals (load and lock its version first)."""
+        if decision_id in self.decisions:
+            return self.decisions[decision_id][0]
+        row = self.session.get_one(models.Decision, decision_id)
+        appeal_rows = self.session.scalars(
+            select(models.Appeal)
+            .where(models.Appeal.decision_id == decision_id)
+            .order_by(models.Appeal.recorded_at, models.Appeal.id)
+        ).all()
+        decision = decisions.Decision(
+            id=row.id,
+            board_id=row.board_id,
+            outcome=Outcome(row.outcome),
+            **{name: getattr(row, name) for name in _DECIDED},
+            document_sha256=row.document_sha256,
+            appeals=[
+                decisions.Appeal(
+                    a.id,
+                    a.lodged_on,
+                    a.court,
+                    a.case_number,
+                    a.late,
+                    AppealOutcome(a.outcome) if a.outcome else None,
+                    a.ruled_on,
+                    a.ruling_final_on,
+                )
+                for a in appeal_rows
+            ],
+            corrected=row.corrected,
+        )
+        self.decisions[decision_id] = (decision, row, {a.id: a for a in appeal_rows})
+        return decision
 
     def add(self, version: domain.Version, row: models.Version) -> None:
         """Track a new version and its row (the row holds the fields the domain ignores)."""
@@ -162,7 +237,42 @@ class VersionRepository:
         if entering:
             self.session.flush()
             self._copy(entering, actor, now)
+        for decision, decision_row_, appeals in self.decisions.values():
+            _copy_changes(decision_row_, {name: getattr(decision, name) for name in _DECIDED})
+            _copy_changes(decision_row_, _derived(decision))
+            for appeal in decision.appeals:
+                self._store_appeal(decision.id, appeal, appeals, actor, now)
         self.session.flush()
+
+    def _store_appeal(
+        self,
+        decision_id: str,
+        appeal: decisions.Appeal,
+        rows: dict[str, models.Appeal],
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        row = rows.get(appeal.id)
+        if row is None:
+            rows[appeal.id] = row = models.Appeal(
+                id=appeal.id,
+                decision_id=decision_id,
+                lodged_on=appeal.lodged_on,
+                court=appeal.court,
+                case_number=appeal.case_number,
+                late=appeal.late,
+                recorded_by=actor.name,
+                recorded_at=now,
+            )
+            self.session.add(row)
+        ruling = {
+            "outcome": appeal.outcome.value if appeal.outcome else None,
+            "ruled_on": appeal.ruled_on,
+            "ruling_final_on": appeal.ruling_final_on,
+        }
+        if any(getattr(row, k) != v for k, v in ruling.items()):
+            _copy_changes(row, {**ruling, "ruled_by": actor.name, "ruled_at": now})
+        _copy_changes(row, {"late": appeal.late})
 
     def _copy(
         self,
@@ -178,12 +288,10 @@ class VersionRepository:
                 "in_force_from": version.in_force_from,
                 "superseded_on": version.superseded_on,
                 "superseded_by": version.superseded_by,
+                "final_on": version.final_on,
+                "entries": version.entries,
             }
-            for name, value in changes.items():
-                # Only real changes: setting an attribute, even to its value,
-                # makes the flush go through the row (most commands change none).
-                if getattr(row, name) != value:
-                    setattr(row, name, value)
+            _copy_changes(row, changes)
             if version.new_decisions:
                 # Rows first, as the ORM would order them (a no-op when clean).
                 self.session.flush()
@@ -200,3 +308,11 @@ class VersionRepository:
             events.extend(version.events)
             version.events.clear()
         return events
+
+
+def _copy_changes(row: object, values: dict[str, Any]) -> None:
+    """Set the attributes that differ: setting one, even to its value, makes the flush go
+    through the row (most commands change none)."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)

@@ -88,10 +88,11 @@ def reminder_key(version_id: str, board_id: str, offset: int) -> str:
     return f"reminder-{version_id}-{board_id}-{slot_label(offset)}"
 
 
-def notice_key(event_type: EventType, version_id: str, board_id: str) -> str:
-    """The outbox key of the notice a version's event sends one board (`in-force-…`)."""
+def notice_key(event_type: EventType, version_id: str, board_id: str, occurrence: int = 1) -> str:
+    """The outbox key of the notice a version's event sends one board (`in-force-…`); an
+    event that happens again to the version (a second entry into force) is numbered."""
     what = event_type.value.split(".", 1)[1].replace("_", "-")
-    return f"{what}-{version_id}-{board_id}"
+    return f"{what}-{version_id}-{board_id}" + (f"-{occurrence}" if occurrence > 1 else "")
 
 
 def message_id(key: str) -> str:
@@ -309,12 +310,14 @@ def notice(
     about: About,
     to: Addressee,
     *,
+    key: str,
     sender: str,
     at: datetime,
     data: dict[str, object],
     public_url: str | None = None,
 ) -> EmailMessage:
-    """The e-mail to a member board when a version is sent out, enters into force or falls."""
+    """The e-mail to a member board when a version is sent out (or out again after a court
+    annulled a decision), enters into force or falls; `key` is its outbox key."""
     what = f"{about.label} ({about.program_title})"
     if event_type is EventType.VERSION_SENT_OUT:
         answer = swedish_date(about.respond_by) if about.respond_by else "snarast"
@@ -333,6 +336,17 @@ def notice(
             f"version {about.label}. Versionen gäller från {swedish_date(start)}"
             + (" och ersätter den tidigare versionen.\n" if data.get("replaces") else ".\n")
         )
+    elif event_type is EventType.VERSION_REOPENED:
+        board = data.get("board") or "en medlemskommuns nämnd"
+        answer = swedish_date(about.respond_by) if about.respond_by else "snarast"
+        subject = f"Åter för beslut: {what}"
+        text = (
+            f"{about.program_title}, version {about.label}, är åter utskickad för beslut:\n"
+            f"domstolen har upphävt beslutet från {board}. Versionen gäller\n"
+            "först när samtliga medlemskommuners nämnder har godkänt den. Nämnder som\n"
+            f"redan har beslutat behöver inte besluta igen. Svar begärdes senast {answer}.\n\n"
+            f"{_how_to_record(about, to, public_url)}"
+        )
     elif event_type is EventType.VERSION_REJECTED:
         outcome = OUTCOMES_SV.get(str(data.get("outcome")), str(data.get("outcome")))
         board = data.get("board") or "en medlemskommuns nämnd"
@@ -350,7 +364,7 @@ def notice(
         + _footer(about, "Detta är ett automatiskt meddelande från ratify.")
     )
     headers = _headers(
-        key=notice_key(event_type, about.version_id, to.board_id),
+        key=key,
         kind=event_type,
         subject=subject,
         about=about,

@@ -1,5 +1,5 @@
-"""The scheduler: APScheduler only ticks; every tick sweeps reminders and delivers
-e-mail and webhooks.
+"""The scheduler: APScheduler only ticks; every tick notes legal force, sweeps
+reminders and delivers e-mail and webhooks.
 
 Nothing is kept in the scheduler: what is due lives in the database, so any
 number of processes may tick at once, and a process that was down simply
@@ -14,6 +14,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.engine import Database
+from db.legal_force import LegalForceReport, note_legal_force
 from notifications import targets, webhook_delivery
 from notifications.config import Config
 from notifications.mail_delivery import DeliveryReport, deliver
@@ -33,13 +34,15 @@ class TickReport:
 
     swept: SweepReport
     delivered: DeliveryReport
+    legal_force: LegalForceReport
 
 
 def tick(db: Database, config: Config, now: datetime, sender: Sender | None = None) -> TickReport:
-    """One sweep as of `now`, then every e-mail due at `now` delivered."""
+    """Legal force noted and one reminder sweep as of `now`, then every e-mail due delivered."""
+    legal_force = note_legal_force(db, now)
     swept = sweep(db, config, now)
     delivered = deliver(db, config, sender or make_sender(config), now)
-    return TickReport(swept, delivered)
+    return TickReport(swept, delivered, legal_force)
 
 
 def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:

@@ -87,3 +87,19 @@ def reset_postgres(db: Database) -> None:
             text("INSERT INTO chain_heads (chain, seq, hash) VALUES ('_global', 0, :h)"),
             {"h": "0" * 64},
         )
+
+
+@contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a database with no schema at all, of `backend`; dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'empty.db'}"
+        return
+    name = f"ratify_empty_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

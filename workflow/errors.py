@@ -3,10 +3,13 @@
     DomainError
     ├── InvalidTransition        the machine forbids this in the current state
     │   ├── AlreadyDecided       the board has already decided for good
+    │   ├── AlreadyAnnounced     the decision's announcement has other dates
+    │   ├── AlreadyRuled         the appeal has its ruling
     │   └── PredecessorNotInForce the replaced version is no longer in force
     ├── NotAMember               the board is not one of the program's boards
     ├── DocumentMismatch         the decision names another document
     ├── InvalidValue             a value breaks a rule (a date in the future …)
+    │   └── NotCorrectable       a correction names a field that is no slip (outcome …)
     ├── NotFound                 no such board, program or version
     ├── AlreadyExists            an id or label that is taken
     └── PreconditionFailed       `If-Match` names another revision
@@ -27,6 +30,14 @@ class AlreadyDecided(InvalidTransition):
     """The board has already approved, rejected or amended this version."""
 
 
+class AlreadyAnnounced(InvalidTransition):
+    """The decision's announcement was recorded with other dates (correct it instead)."""
+
+
+class AlreadyRuled(InvalidTransition):
+    """The appeal already has its ruling."""
+
+
 class PredecessorNotInForce(InvalidTransition):
     """The version this one replaces is not in force, so it cannot be superseded."""
 
@@ -41,6 +52,10 @@ class DocumentMismatch(DomainError):
 
 class InvalidValue(DomainError):
     """A value breaks a domain rule, such as a decision dated in the future."""
+
+
+class NotCorrectable(InvalidValue):
+    """A correction names a field that is not a slip in the record (the outcome, the board)."""
 
 
 class NotFound(DomainError):

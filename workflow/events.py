@@ -23,8 +23,18 @@ class EventType(StrEnum):
     VERSION_REJECTED = "version.rejected"
     VERSION_IN_FORCE = "version.in_force"
     VERSION_SUPERSEDED = "version.superseded"
+    VERSION_REOPENED = "version.reopened"
+    VERSION_REINSTATED = "version.reinstated"
+    VERSION_CORRECTED = "version.corrected"
+    VERSION_FINAL = "version.final"
     DECISION_RECORDED = "decision.recorded"
     DECISION_IMPORTED = "decision.imported"
+    DECISION_ANNOUNCED = "decision.announced"
+    DECISION_CORRECTED = "decision.corrected"
+    DECISION_ANNULLED = "decision.annulled"
+    DECISION_FINAL = "decision.final"
+    APPEAL_LODGED = "appeal.lodged"
+    APPEAL_RULED = "appeal.ruled"
     REMINDER_SENT = "reminder.sent"
     REMINDER_FAILED = "reminder.failed"
     MAIL_SENT = "mail.sent"
@@ -38,8 +48,13 @@ class EventType(StrEnum):
 
 E = EventType
 
-NOTIFY_MEMBERS = frozenset({E.VERSION_SENT_OUT, E.VERSION_IN_FORCE, E.VERSION_REJECTED})
+NOTIFY_MEMBERS = frozenset(
+    {E.VERSION_SENT_OUT, E.VERSION_IN_FORCE, E.VERSION_REJECTED, E.VERSION_REOPENED}
+)
 """A version's events that e-mail every member board."""
+
+START_REMINDERS = frozenset({E.VERSION_SENT_OUT, E.VERSION_REOPENED})
+"""A version's events after which every board that still owes a decision is reminded."""
 
 STOP_REMINDERS = frozenset({E.VERSION_IN_FORCE, E.VERSION_REJECTED, E.VERSION_WITHDRAWN})
 """A version's events after which no board is reminded any more."""
@@ -54,3 +69,7 @@ class Event:
     version_id: str | None = None
     board_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    once: str | None = None
+    """For an event that may happen only once (`version.in_force` of each entry into
+    force, `decision.final` of each legal-force date): a key the audit trail holds
+    unique, so a concurrent second writer fails instead of writing it twice."""

@@ -35,14 +35,33 @@ VERSION_RULES: dict[str, Any] = {
             "conditions": ["a_member_rejected"],
         },
         {"trigger": "supersede", "source": V.IN_FORCE, "dest": V.SUPERSEDED},
+        {
+            "trigger": "reopen",
+            "source": V.IN_FORCE,
+            "dest": V.SENT_OUT,
+            "unless": ["all_members_approved"],
+        },
+        {
+            "trigger": "reopen",
+            "source": V.REJECTED,
+            "dest": V.SENT_OUT,
+            "unless": ["a_member_rejected"],
+        },
+        {
+            "trigger": "reinstate",
+            "source": V.SUPERSEDED,
+            "dest": V.IN_FORCE,
+            "conditions": ["successor_reopened"],
+        },
     ],
 }
-"""Program version: drafted → sent_out → in_force → superseded, or rejected / withdrawn."""
+"""Program version: drafted → sent_out → in_force → superseded, or rejected / withdrawn;
+a court's annulment of a decision reopens it, and puts back the version it had superseded."""
 
 B = BoardStatus
-_OPEN = [B.PENDING, B.REFERRED_BACK, B.TABLED]
+_OPEN = [B.PENDING, B.REFERRED_BACK, B.TABLED, B.ANNULLED]
 BOARD_RULES: dict[str, Any] = {
-    "states": [s for s in BoardStatus if s not in (B.UNKNOWN, B.ANNULLED)],
+    "states": [s for s in BoardStatus if s is not B.UNKNOWN],
     "initial": B.PENDING,
     "transitions": [
         {"trigger": "approve", "source": _OPEN, "dest": B.APPROVED},
@@ -50,9 +69,11 @@ BOARD_RULES: dict[str, Any] = {
         {"trigger": "amend", "source": _OPEN, "dest": B.AMENDED},
         {"trigger": "refer_back", "source": _OPEN, "dest": B.REFERRED_BACK},
         {"trigger": "table", "source": _OPEN, "dest": B.TABLED},
+        {"trigger": "annul", "source": [B.APPROVED, B.REJECTED, B.AMENDED], "dest": B.ANNULLED},
     ],
 }
-"""One board on one version: pending → approved | rejected | amended, or back to decide later."""
+"""One board on one version: pending → approved | rejected | amended, or back to decide
+later; a court's annulment leaves the board to decide again."""
 
 VERSION_MACHINE = Machine(model=None, auto_transitions=False, **VERSION_RULES)
 BOARD_MACHINE = Machine(model=None, auto_transitions=False, **BOARD_RULES)

@@ -58,3 +58,38 @@ UNDECIDED = frozenset(
     {BoardStatus.PENDING, BoardStatus.REFERRED_BACK, BoardStatus.TABLED, BoardStatus.ANNULLED}
 )
 """Board statuses that still owe a decision."""
+
+
+class DecisionStatus(StrEnum):
+    """Whether a decision still counts: after the meeting it can be appealed and annulled."""
+
+    STANDING = "standing"
+    APPEALED = "appealed"
+    """A timely appeal awaits its ruling: the decision cannot gain legal force meanwhile."""
+    ANNULLED = "annulled"
+    """A court annulled it (upphävt): it no longer counts."""
+
+
+class AppealOutcome(StrEnum):
+    """What the court ruled on an appeal."""
+
+    REJECTED = "rejected"
+    """Avslaget: the decision stands."""
+    DISMISSED = "dismissed"
+    """Avvisat: the appeal was not tried; the decision stands."""
+    WITHDRAWN = "withdrawn"
+    """Återkallat: the appellant withdrew it; the decision stands."""
+    ANNULLED = "annulled"
+    """Upphävt: the decision no longer counts."""
+
+
+CORRECTABLE = (
+    "paragraph",
+    "case_number",
+    "decided_on",
+    "minutes_attested_on",
+    "announced_on",
+    "note",
+)
+"""The fields of a decision a correction (rättelse) may change: slips in the record,
+never the outcome (a different outcome is a new decision)."""

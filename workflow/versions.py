@@ -8,16 +8,22 @@ transaction.
 
 Every change of state goes through the rules tables of `workflow.machines`:
 the command fires the trigger and the machine's guards (the methods of
-`Version` named in the table) decide.
+`Version` named in the table) decide. The rule "a version is in force only
+when every member approved" is the guard `all_members_approved`, and
+`settle` is the one place that brings a version to the state its boards'
+decisions give it. What happens to a decision after its meeting
+(announcement, appeals, rulings, corrections) is in `workflow.decisions`.
 """
 
 import copy
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from workflow.dates import final_on, today_in_stockholm
+from workflow.dates import today_in_stockholm
+from workflow.decisions import Decision
 from workflow.errors import (
     AlreadyDecided,
     DocumentMismatch,
@@ -39,45 +45,7 @@ TRIGGERS = {
 }
 """The board machine's trigger for each outcome."""
 
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What one board decided at one meeting, as recorded."""
-
-    id: str
-    board_id: str
-    outcome: Outcome
-    decided_on: date
-    paragraph: str
-    case_number: str
-    document_sha256: str | None = None
-    minutes_attested_on: date | None = None
-    announced_on: date | None = None
-    note: str | None = None
-
-    @property
-    def final_on(self) -> date | None:
-        """When the decision gains legal force, once its announcement date is known."""
-        return final_on(self.announced_on)
-
-    def fields(self) -> dict[str, str | None]:
-        """Every field as plain JSON values, for the audit trail."""
-
-        def iso(d: date | None) -> str | None:
-            return d.isoformat() if d else None
-
-        return {
-            "decision_id": self.id,
-            "outcome": self.outcome.value,
-            "decided_on": self.decided_on.isoformat(),
-            "paragraph": self.paragraph,
-            "case_number": self.case_number,
-            "document_sha256": self.document_sha256,
-            "minutes_attested_on": iso(self.minutes_attested_on),
-            "announced_on": iso(self.announced_on),
-            "final_on": iso(self.final_on),
-            "note": self.note,
-        }
+_REJECTING = frozenset(BoardStatus(o.value) for o in REJECTING_OUTCOMES)
 
 
 @dataclass
@@ -86,8 +54,12 @@ class Board:
 
     id: str
     state: BoardStatus = BoardStatus.PENDING
+    decision_id: str | None = None
+    """The decision that gave `state` (None while pending)."""
     decided_on: date | None = None
-    """The meeting date of the decision that gave `state` (None while pending)."""
+    """That decision's meeting date."""
+    final_on: date | None = None
+    """When that decision gains legal force (None while unknown)."""
 
 
 @dataclass
@@ -107,6 +79,11 @@ class Version:
     in_force_from: date | None = None
     superseded_on: date | None = None
     superseded_by: str | None = None
+    final_on: date | None = None
+    """When the version gains legal force: the latest legal-force date of the approvals
+    that put it in force, once all are known (None before, and in any other state)."""
+    entries: int = 0
+    """How many times the version has entered into force (a court can send it back)."""
     events: list[Event] = field(default_factory=list)
     new_decisions: list[Decision] = field(default_factory=list)
 
@@ -129,8 +106,7 @@ class Version:
 
     def a_member_rejected(self, **_context: object) -> bool:
         """Some member board has rejected (or amended) this version."""
-        rejecting = {BoardStatus(o.value) for o in REJECTING_OUTCOMES}
-        return any(self.status(b) in rejecting for b in self.members)
+        return any(self.status(b) in _REJECTING for b in self.members)
 
     def predecessor_in_force(
         self,
@@ -145,13 +121,34 @@ class Version:
             return in_force_id is None or in_force_id == self.id
         return predecessor.state is VersionState.IN_FORCE
 
-    def _event(self, type_: EventType, board_id: str | None = None, **data: object) -> None:
+    def successor_reopened(self, successor: "Version | None" = None, **_context: object) -> bool:
+        """The version that superseded this one has left force (a court reopened it)."""
+        return (
+            successor is not None
+            and successor.id == self.superseded_by
+            and successor.state is not VersionState.IN_FORCE
+        )
+
+    # ----------------------------------------------------------------------------------
+
+    def refresh_final_on(self) -> None:
+        """Recompute `final_on` from the approvals' legal-force dates (only a version that
+        entered into force through ratify has them)."""
+        finals = [
+            self.status(b) is BoardStatus.APPROVED and self.board(b).final_on for b in self.members
+        ]
+        known = [d for d in finals if isinstance(d, date)]
+        in_force = self.state is VersionState.IN_FORCE and self.entries > 0
+        self.final_on = max(known) if in_force and len(known) == len(finals) else None
+
+    def record(self, type_: EventType, board_id: str | None = None, **data: object) -> None:
+        """Append an event about this version."""
         self.events.append(Event(type_, self.program_id, self.id, board_id, dict(data)))
 
 
 @contextmanager
-def _all_or_nothing(*versions: Version | None) -> Iterator[None]:
-    """Undo every change to `versions` when the command is refused (a `DomainError`)."""
+def all_or_nothing(*versions: "Version | None") -> Iterator[None]:
+    """Undo every change to `versions` when the command raises (a refusal changes nothing)."""
     saved = [(v, copy.deepcopy(v.__dict__)) for v in versions if v is not None]
     try:
         yield
@@ -169,7 +166,7 @@ def draft(
     members: tuple[str, ...],
     valid_from: date,
     valid_until: date | None,
-    replaces: "Version | None" = None,
+    replaces: Version | None = None,
     document_sha256: str | None = None,
 ) -> Version:
     """A new version in state `drafted`; `replaces` must belong to the same program."""
@@ -186,25 +183,47 @@ def draft(
         replaces=replaces.id if replaces else None,
         document_sha256=document_sha256,
     )
-    version._event(EventType.VERSION_DRAFTED, replaces=version.replaces)
+    version.record(EventType.VERSION_DRAFTED, replaces=version.replaces)
     return version
 
 
 def send_out(version: Version, respond_by: date, now: datetime) -> None:
     """Send a drafted version to the member boards, asking for answers by `respond_by`."""
-    with _all_or_nothing(version):
+    with all_or_nothing(version):
         fire(VERSION_MACHINE, "send_out", version)
         if respond_by < today_in_stockholm(now):
             raise InvalidValue("respond_by is before today")
         version.sent_out_at = now
         version.respond_by = respond_by
-        version._event(EventType.VERSION_SENT_OUT, respond_by=respond_by.isoformat())
+        version.record(EventType.VERSION_SENT_OUT, respond_by=respond_by.isoformat())
 
 
 def withdraw(version: Version, reason: str) -> None:
     """Withdraw a version that is drafted or out for decision."""
     fire(VERSION_MACHINE, "withdraw", version)
-    version._event(EventType.VERSION_WITHDRAWN, reason=reason)
+    version.record(EventType.VERSION_WITHDRAWN, reason=reason)
+
+
+def check_dates(
+    decided_on: date,
+    minutes_attested_on: date | None,
+    announced_on: date | None,
+    today: date,
+) -> None:
+    """A decision's dates come in order: meeting ≤ attestation ≤ announcement ≤ today."""
+    if decided_on > today:
+        raise InvalidValue("decided_on is in the future")
+    given = [
+        ("decided_on", decided_on),
+        ("minutes_attested_on", minutes_attested_on),
+        ("announced_on", announced_on),
+    ]
+    known = [(name, day) for name, day in given if day is not None]
+    for (before, first), (after, second) in itertools.pairwise(known):
+        if second < first:
+            raise InvalidValue(f"{after} is before {before}")
+    if known[-1][1] > today:
+        raise InvalidValue(f"{known[-1][0]} is in the future")
 
 
 def record_decision(
@@ -225,42 +244,31 @@ def record_decision(
         raise InvalidTransition(
             f"decisions are accepted only while the version is sent_out, not {version.state}"
         )
-    with _all_or_nothing(version, predecessor):
+    with all_or_nothing(version, predecessor):
         board = version.board(decision.board_id)
         try:
             fire(BOARD_MACHINE, TRIGGERS[decision.outcome], board)
         except InvalidTransition:
             raise AlreadyDecided(f"{board.id} has already decided: {board.state}") from None
-        if decision.decided_on > today_in_stockholm(now):
-            raise InvalidValue("decided_on is in the future")
+        check_dates(
+            decision.decided_on,
+            decision.minutes_attested_on,
+            decision.announced_on,
+            today_in_stockholm(now),
+        )
         if (
             decision.document_sha256 is not None
             and decision.document_sha256 != version.document_sha256
         ):
             raise DocumentMismatch("document_sha256 is not the version's document")
-        board.decided_on = decision.decided_on
-        version.new_decisions.append(decision)
-        version._event(EventType.DECISION_RECORDED, board.id, **decision.fields())
-        _settle(version, predecessor, in_force_id, decision)
-
-
-def _settle(
-    version: Version,
-    predecessor: Version | None,
-    in_force_id: str | None,
-    decision: Decision,
-) -> None:
-    """Move `version` to the state its boards' decisions give it, by the rules table."""
-    if fire(VERSION_MACHINE, "reject", version):
-        version._event(
-            EventType.VERSION_REJECTED, decision.board_id, outcome=decision.outcome.value
+        board.decision_id, board.decided_on, board.final_on = (
+            decision.id,
+            decision.decided_on,
+            decision.final_on,
         )
-        return
-    context = {"predecessor": predecessor, "in_force_id": in_force_id}
-    if fire(VERSION_MACHINE, "enter_into_force", version, **context):
-        _entered_into_force(version, predecessor)
-    elif version.all_members_approved():
-        raise PredecessorNotInForce("cannot enter into force: the replaced version is not in force")
+        version.new_decisions.append(decision)
+        version.record(EventType.DECISION_RECORDED, board.id, **decision.fields())
+        settle(version, board.id, predecessor, in_force_id)
 
 
 def completes(version: Version, decision: Decision) -> bool:
@@ -274,21 +282,80 @@ def completes(version: Version, decision: Decision) -> bool:
     )
 
 
+def settle(
+    version: Version,
+    board_id: str,
+    predecessor: Version | None = None,
+    in_force_id: str | None = None,
+) -> None:
+    """Bring `version` to the state its boards' counting decisions give it, by the rules
+    table, after `board_id`'s changed; `predecessor` follows it in the same command."""
+    if version.state is VersionState.SENT_OUT:
+        if fire(VERSION_MACHINE, "reject", version):
+            outcome = version.status(board_id).value
+            version.record(EventType.VERSION_REJECTED, board_id, outcome=outcome)
+            return
+        context = {"predecessor": predecessor, "in_force_id": in_force_id}
+        if fire(VERSION_MACHINE, "enter_into_force", version, **context):
+            _entered_into_force(version, predecessor)
+        elif version.all_members_approved():
+            raise PredecessorNotInForce(
+                "cannot enter into force: the replaced version is not in force"
+            )
+    elif version.state in (VersionState.IN_FORCE, VersionState.REJECTED):
+        was = version.state
+        if fire(VERSION_MACHINE, "reopen", version):
+            _reopened(version, was, board_id, predecessor)
+
+
 def _entered_into_force(version: Version, predecessor: Version | None) -> None:
     """Date the entry into force (the machine has moved it) and supersede the predecessor."""
-    approved = [version.board(b).decided_on for b in version.members]
-    on = max([d for d in approved if d is not None] + [version.valid_from])
+    on = in_force_from(version)
     version.in_force_from = on
-    version._event(
-        EventType.VERSION_IN_FORCE, in_force_from=on.isoformat(), replaces=version.replaces
+    version.entries += 1
+    version.refresh_final_on()
+    version.events.append(
+        Event(
+            EventType.VERSION_IN_FORCE,
+            version.program_id,
+            version.id,
+            data={"in_force_from": on.isoformat(), "replaces": version.replaces},
+            once=f"version.in_force:{version.id}:{version.entries}",
+        )
     )
     if predecessor is not None:
         fire(VERSION_MACHINE, "supersede", predecessor)
         predecessor.superseded_on = on
         predecessor.superseded_by = version.id
-        predecessor._event(
+        predecessor.final_on = None
+        predecessor.record(
             EventType.VERSION_SUPERSEDED, superseded_by=version.id, superseded_on=on.isoformat()
         )
+
+
+def in_force_from(version: Version) -> date:
+    """The day a version whose every member approved is in force from: its latest approval's
+    meeting date, or `valid_from` if later."""
+    approved = [version.board(b).decided_on for b in version.members]
+    return max([d for d in approved if d is not None] + [version.valid_from])
+
+
+def _reopened(
+    version: Version, was: VersionState, board_id: str, predecessor: Version | None
+) -> None:
+    """A court annulled a decision that counted: the version is out for decision again,
+    and the version it had superseded is back in force."""
+    version.record(EventType.VERSION_REOPENED, board_id, was=was.value)
+    if was is not VersionState.IN_FORCE:
+        return
+    version.in_force_from = None
+    version.final_on = None
+    if predecessor is not None and fire(
+        VERSION_MACHINE, "reinstate", predecessor, successor=version
+    ):
+        predecessor.superseded_on = None
+        predecessor.superseded_by = None
+        predecessor.record(EventType.VERSION_REINSTATED, reopened=version.id)
 
 
 def import_in_force(
@@ -303,5 +370,5 @@ def import_in_force(
         valid_from=in_force_from,
         in_force_from=in_force_from,
     )
-    version._event(EventType.VERSION_IMPORTED, in_force_from=in_force_from.isoformat(), note=note)
+    version.record(EventType.VERSION_IMPORTED, in_force_from=in_force_from.isoformat(), note=note)
     return version

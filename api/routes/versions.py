@@ -10,10 +10,10 @@ from api.deps import ClockDep, DbDep, InfoDep, SessionDep
 from api.etags import etag, if_match
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.writes import Result, run_write
-from db import commands, queries, repositories
+from db import commands, decision_queries, queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
-from workflow.versions import Decision
+from workflow.decisions import Decision
 
 router = APIRouter(prefix="/v1/versions", tags=["versions"])
 
@@ -85,8 +85,8 @@ def record_decision(
     def command(uow: UnitOfWork) -> Result:
         state = commands.record_decision(uow, version_id, decision, if_match(info.if_match))
         row = repositories.decision_row(version_id, decision, actor, uow.now)
-        view = queries.recorded_decision_view(row, state)
-        return Result(201, view, location=f"/v1/versions/{version_id}/decisions")
+        view = decision_queries.decision_view(row, state)
+        return Result(201, view, location=f"/v1/decisions/{decision.id}")
 
     return run_write(db, clock, actor, info, body, command)
 
@@ -101,5 +101,5 @@ def list_decisions(
 ) -> Response:
     """Every decision recorded on the version, in the order recorded."""
     return json_response(
-        queries.list_decisions(session, version_or_404(session, version_id), limit, cursor)
+        decision_queries.list_decisions(session, version_or_404(session, version_id), limit, cursor)
     )

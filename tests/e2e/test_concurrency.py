@@ -324,3 +324,80 @@ def test_two_versions_racing_to_supersede_one_predecessor_let_exactly_one_win(
 
     assert_chain_intact(cluster.db)
     assert cluster.ratify.problems() == []
+
+
+def lodge(client: httpx.Client, decision_id: str) -> str:
+    """A timely appeal of a decision; its id."""
+    r = client.post(
+        f"/v1/decisions/{decision_id}/appeals",
+        json={"lodged_on": "2019-06-20", "court": "Förvaltningsrätten", "case_number": "1-19"},
+    )
+    assert r.status_code == 201, r.text
+    appeal_id: str = r.json()["id"]
+    return appeal_id
+
+
+def annul(client: httpx.Client, appeal_id: str) -> httpx.Response:
+    """The court annuls the decision appealed."""
+    return client.post(
+        f"/v1/appeals/{appeal_id}/ruling",
+        json={"outcome": "annulled", "ruled_on": "2019-09-02", "ruling_final_on": "2019-09-24"},
+    )
+
+
+def test_an_annulment_racing_an_approval_leaves_exactly_one_version_in_force(
+    cluster: Cluster, module_database_url: str
+) -> None:
+    """Two races through two servers, alternately: the annulment of Haninge's approval
+    against the last approval of a version still out (whichever wins, the predecessor
+    ends in force); and, once the version is in force, the annulment against Haninge's
+    new approval (whichever wins, exactly one of the two versions is in force)."""
+    secretariat, other = cluster.secretariat
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for round_ in range(RACES[backend_of(module_database_url)]):
+            predecessor = in_force_now(cluster)
+            version = new_version(secretariat, f"Annulment race {round_}", replaces=predecessor)
+            send_out(secretariat, version)
+            day = date(2019, 6, 10)
+            ids = {}
+            for board in BOARD_IDS[:-1]:
+                r = decide(cluster.boards[board], version, board, day)
+                assert r.status_code == 201, r.text
+                ids[board] = r.json()["id"]
+            appeal = lodge(secretariat, ids["haninge"])
+            last = BOARD_IDS[-1]
+            if round_ % 2 == 0:  # the last approval against the annulment of another
+                answers = at_once(
+                    pool,
+                    [
+                        partial(annul, other, appeal),
+                        partial(decide, cluster.boards[last], version, last, day),
+                    ],
+                )
+                assert [a.status_code for a in answers] == [200, 201], [a.text for a in answers]
+                assert in_force_ids(cluster.db) == [predecessor]
+                assert state_of(cluster, version) == "sent_out"
+            else:  # in force: the annulment against the annulled board's new approval
+                assert decide(cluster.boards[last], version, last, day).status_code == 201
+                answers = at_once(
+                    pool,
+                    [
+                        partial(annul, other, appeal),
+                        partial(decide, cluster.boards["haninge"], version, "haninge", day),
+                    ],
+                )
+                assert answers[0].status_code == 200, answers[0].text
+                assert answers[1].status_code in (201, 409), answers[1].text
+                expected = version if answers[1].status_code == 201 else predecessor
+                assert in_force_ids(cluster.db) == [expected]
+                if expected == predecessor:  # refused: the version was in force; out again now
+                    assert answers[1].json()["code"] == "invalid_transition"
+                    r = decide(cluster.boards["haninge"], version, "haninge", day)
+                    assert r.status_code == 201, r.text
+                    assert in_force_ids(cluster.db) == [version]
+            for client in cluster.secretariat:
+                shown = client.get("/v1/programs/sup").json()["in_force_version_id"]
+                assert shown == in_force_ids(cluster.db)[0]
+
+    assert_chain_intact(cluster.db)
+    assert cluster.ratify.problems() == []

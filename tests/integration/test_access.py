@@ -36,6 +36,7 @@ ADMIN = frozenset({"admin"})
 DECIDE = frozenset({"admin", "board"})
 AUDIT_READ = frozenset({"admin", "secretariat", "auditor"})
 AUDIT_VERIFY = frozenset({"admin", "auditor"})
+AFTER_MEETING = frozenset({"admin", "secretariat", "board"})
 
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # Boards: read by everyone with a token, created by admin.
@@ -56,6 +57,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/versions/{version_id}/decisions"): READ,
     ("GET", "/v1/versions/{version_id}/register"): READ,  # not in the contract: a read
     ("GET", "/v1/versions/{version_id}/reminders"): READ,
+    # Decisions after the meeting: the deciding board's token (checked in the handler),
+    # the secretariat, admin.
+    ("GET", "/v1/decisions/{decision_id}"): READ,
+    ("POST", "/v1/decisions/{decision_id}/announcement"): AFTER_MEETING,
+    ("POST", "/v1/decisions/{decision_id}/appeals"): AFTER_MEETING,
+    ("GET", "/v1/appeals/{appeal_id}"): READ,  # not in the contract: a read
+    ("POST", "/v1/appeals/{appeal_id}/ruling"): AFTER_MEETING,
+    ("POST", "/v1/decisions/{decision_id}/corrections"): AFTER_MEETING,
     # The audit trail: auditor, secretariat, admin; verification: auditor, admin.
     ("GET", "/v1/audit"): AUDIT_READ,
     ("GET", "/v1/audit/export"): AUDIT_READ,

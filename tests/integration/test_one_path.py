@@ -1,9 +1,10 @@
 """One path for every event: whoever causes it, it reaches the audit trail and the webhooks.
 
 A subscription to `*` is made on an empty database; then the seed, the CLI's
-key commands, the API, the reminder sweep and the mail delivery (which fails,
-then succeeds) each cause their events, and the subscriber receives every
-type of the closed vocabulary `EventType`: none is written by a side door.
+key commands, the API (decisions, and their life after the meeting), the
+clock (legal force, the reminder sweep, mail delivery that fails, then
+succeeds) each cause their events, and the subscriber receives every type of
+the closed vocabulary `EventType`: none is written by a side door.
 """
 
 import argparse
@@ -49,6 +50,36 @@ def cli_args(**values: object) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
+def after_meeting(api: Api, ids: dict[str, str]) -> None:
+    """Corrections, an appeal ruled annulled (the version is reopened and its predecessor
+    reinstated), and a new approval that puts it back in force."""
+    r = api.post(
+        f"/v1/decisions/{ids['salem']}/corrections",
+        {"changes": {"paragraph": "§ 61"}, "reason": "the minutes say § 61"},
+        as_="salem",
+    )
+    assert r.status_code == 201, r.text
+    appeal = api.post(
+        f"/v1/decisions/{ids['haninge']}/appeals",
+        {"lodged_on": "2019-06-20", "court": "Förvaltningsrätten", "case_number": "1-19"},
+        as_="haninge",
+    ).json()
+    r = api.post(
+        f"/v1/appeals/{appeal['id']}/ruling",
+        {"outcome": "annulled", "ruled_on": "2019-09-02", "ruling_final_on": "2019-09-24"},
+    )
+    assert r.status_code == 200, r.text
+    again = decision("haninge", decided_on="2019-10-07")
+    r = api.post(f"/v1/versions/{SUP_2035}/decisions", again, as_="haninge")
+    assert r.json()["version_state"] == "in_force", r.text
+    r = api.post(  # the last approval's meeting date moves the day of entry into force
+        f"/v1/decisions/{r.json()['id']}/corrections",
+        {"changes": {"decided_on": "2019-10-08"}, "reason": "the meeting was on Tuesday"},
+        as_="haninge",
+    )
+    assert r.status_code == 201, r.text
+
+
 def test_every_event_type_reaches_a_subscriber_to_all(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -80,10 +111,17 @@ def test_every_event_type_reaches_a_subscriber_to_all(
         scheduler.tick(db, failing, now + timedelta(minutes=1), sender=Refusing())  # mail.failed
         scheduler.tick(db, config, noon(respond_by + timedelta(days=2)))  # reminder.sent
         scheduler.tick(db, failing, noon(respond_by + timedelta(days=9)), sender=Refusing())
+        ids = {}
+        dates = {"minutes_attested_on": "2019-06-11", "announced_on": "2019-06-12"}
         for board_id in BOARD_IDS:
-            r = api.post(f"/v1/versions/{SUP_2035}/decisions", decision(board_id), as_=board_id)
+            body = decision(board_id, **(dates if board_id != "tyreso" else {}))
+            r = api.post(f"/v1/versions/{SUP_2035}/decisions", body, as_=board_id)
             assert r.status_code == 201, r.text
-        scheduler.tick(db, config, noon(respond_by + timedelta(days=10)))  # mail.sent
+            ids[board_id] = r.json()["id"]
+        r = api.post(f"/v1/decisions/{ids['tyreso']}/announcement", dates, as_="tyreso")
+        assert r.status_code == 200, r.text
+        scheduler.tick(db, config, noon(respond_by + timedelta(days=10)))  # mail.sent, *.final
+        after_meeting(api, ids)
 
         for label, outcome in (("SUP 2040", "rejected"), ("SUP 2041", None)):
             body = {"label": label, "drafted_on": "2024-01-01", "valid_from": "2024-01-01"}

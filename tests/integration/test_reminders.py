@@ -33,8 +33,8 @@ from notifications.senders import MaildirSender
 from tests.conftest import BOARD_IDS, SUP_2035, Api
 from tests.receiver import receiver
 from workflow.actors import Actor, Role
+from workflow.decisions import Decision
 from workflow.states import Outcome
-from workflow.versions import Decision
 
 SENT_OUT = datetime(2019, 5, 29, 9, 0, tzinfo=UTC)
 RESPOND_BY = date(2019, 6, 24)

@@ -39,7 +39,8 @@ def test_sup_2035_enters_into_force_when_the_eighth_board_approves(api: Api) -> 
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["version_state"] == "in_force"
-    assert body["final_on"] == "2019-07-04"  # 13 June + 21 days, a Thursday
+    assert body["appeal_until"] == "2019-07-04"  # 13 June + 21 days, a Thursday
+    assert body["final_on"] == "2019-07-05"  # legal force: the day after
 
     new = api.get(f"/v1/versions/{SUP_2035}").json()
     old = api.get(f"/v1/versions/{SUP_2013}").json()

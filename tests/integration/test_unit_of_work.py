@@ -18,10 +18,10 @@ from db.repositories import standing_decisions
 from db.uow import UnitOfWork
 from tests.conftest import BOARD_IDS, SUP_2013, SUP_2035
 from workflow.actors import Actor, Role
+from workflow.decisions import Decision
 from workflow.errors import InvalidTransition
 from workflow.events import Event, EventType
 from workflow.states import BoardStatus, Outcome, VersionState
-from workflow.versions import Decision
 
 NOW = datetime(2019, 5, 29, 9, tzinfo=UTC)
 RESPOND_BY = date(2019, 6, 24)

@@ -1,20 +1,32 @@
-"""Swedish business days and when a decision gains legal force (laga kraft)."""
+"""Swedish business days, the last day to appeal, and when a decision gains legal force.
+
+The last day to appeal (KL 13:5) is the 21st day after the announcement,
+moved past a Saturday, Sunday, public holiday, midsommarafton, julafton or
+nyårsafton (lag 1930:173); legal force (laga kraft) is the day after it. The
+property tests check the implementation against the `holidays` package read
+directly, day by day.
+"""
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import holidays
 import pytest
+from holidays.constants import DE_FACTO, PUBLIC
 from hypothesis import given
 from hypothesis import strategies as st
 
 from workflow.dates import (
     APPEAL_PERIOD,
+    appeal_is_late,
+    appeal_until,
     final_on,
     is_business_day,
+    late_announcement,
     next_business_day,
     today_in_stockholm,
 )
+from workflow.decisions import Decision
 from workflow.states import Outcome
-from workflow.versions import Decision
 
 DAYS = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
 
@@ -57,12 +69,61 @@ DAYS = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
         (date(2026, 4, 10), date(2026, 5, 4)),
     ],
 )
-def test_final_on_examples(announced_on: date, expected: date) -> None:
-    assert final_on(announced_on) == expected
+def test_appeal_until_examples(announced_on: date, expected: date) -> None:
+    assert appeal_until(announced_on) == expected
+    assert final_on(announced_on) == expected + timedelta(days=1)
 
 
-def test_final_on_is_none_until_announced() -> None:
+@pytest.mark.parametrize(
+    ("announced_on", "day_21", "last_day"),
+    [
+        # the 21st day is nyårsafton 2019 (Tue): nyårsdagen follows, so Thursday 2 January
+        (date(2019, 12, 10), date(2019, 12, 31), date(2020, 1, 2)),
+        # the 21st day is midsommarafton 2024 (Fri): then midsommardagen, Sunday: Monday
+        (date(2024, 5, 31), date(2024, 6, 21), date(2024, 6, 24)),
+        # the 21st day is a Saturday before a Monday holiday (annandag påsk 2026)
+        (date(2026, 3, 14), date(2026, 4, 4), date(2026, 4, 7)),
+        # the 21st day is långfredag 2025, Easter follows: Tuesday after annandag påsk
+        (date(2025, 3, 28), date(2025, 4, 18), date(2025, 4, 22)),
+        # the 21st day is julafton 2027 (Fri): juldagen Sat, Sunday: Monday 27 December
+        (date(2027, 12, 3), date(2027, 12, 24), date(2027, 12, 27)),
+    ],
+)
+def test_the_years_hard_cases(announced_on: date, day_21: date, last_day: date) -> None:
+    assert announced_on + APPEAL_PERIOD == day_21
+    assert not is_business_day(day_21)
+    assert appeal_until(announced_on) == last_day
+    assert final_on(announced_on) == last_day + timedelta(days=1)
+
+
+def test_nothing_is_known_until_announced() -> None:
+    assert appeal_until(None) is None
     assert final_on(None) is None
+
+
+@pytest.mark.parametrize(
+    ("attested", "announced", "late"),
+    [
+        (date(2019, 6, 12), date(2019, 6, 12), False),
+        (date(2019, 6, 12), date(2019, 6, 14), False),  # two days after: in time (KL 8:12)
+        (date(2019, 6, 11), date(2019, 6, 14), True),  # Tuesday's, on Friday
+        (date(2019, 6, 14), date(2019, 6, 17), False),  # Friday's: Sunday moves to Monday
+        (date(2019, 6, 14), date(2019, 6, 18), True),
+        (None, date(2019, 6, 15), False),
+        (date(2019, 6, 12), None, False),
+    ],
+)
+def test_late_announcement(attested: date | None, announced: date | None, late: bool) -> None:
+    assert late_announcement(attested, announced) is late
+
+
+def test_an_appeal_is_late_after_the_last_day_and_never_before_the_announcement() -> None:
+    announced = date(2019, 6, 17)
+    last = appeal_until(announced)
+    assert last == date(2019, 7, 8)
+    assert not appeal_is_late(last, announced)
+    assert appeal_is_late(last + timedelta(days=1), announced)
+    assert not appeal_is_late(date(2030, 1, 1), None)  # the period has not begun
 
 
 def test_appeal_period_is_three_weeks() -> None:
@@ -88,7 +149,8 @@ def test_decision_final_on_follows_its_announcement() -> None:
         announced_on=date(2019, 5, 31),
     )
     assert unannounced.final_on is None
-    assert announced.final_on == date(2019, 6, 24)
+    assert announced.appeal_until == date(2019, 6, 24)
+    assert announced.final_on == date(2019, 6, 25)
 
 
 @pytest.mark.parametrize(
@@ -173,17 +235,24 @@ def test_today_in_stockholm(now: datetime, expected: date) -> None:
     assert today_in_stockholm(now) == expected
 
 
+def _closed_by_the_holidays_package(day: date) -> bool:
+    """Read straight from `holidays`: a weekend day, a public holiday or one of the eves."""
+    closed = holidays.country_holidays("SE", years=day.year, categories=(PUBLIC, DE_FACTO))
+    return day.weekday() >= 5 or day in closed
+
+
 @given(DAYS)
-def test_final_on_is_the_first_business_day_three_weeks_on(announced_on: date) -> None:
-    result = final_on(announced_on)
+def test_appeal_until_is_the_first_open_day_three_weeks_on(announced_on: date) -> None:
+    result = appeal_until(announced_on)
     assert result is not None
     earliest = announced_on + timedelta(days=21)
-    assert is_business_day(result)
+    assert not _closed_by_the_holidays_package(result)
     assert earliest <= result < earliest + timedelta(days=7)
     day = earliest
     while day < result:
-        assert not is_business_day(day)
+        assert _closed_by_the_holidays_package(day)
         day += timedelta(days=1)
+    assert final_on(announced_on) == result + timedelta(days=1)
 
 
 @given(DAYS)

@@ -29,8 +29,11 @@ EXPECTED_VERSION_TABLE = {
     ("sent_out", "enter_into_force", "in_force", GUARDS),
     ("sent_out", "reject", "rejected", ("a_member_rejected",)),
     ("in_force", "supersede", "superseded", ()),
+    ("in_force", "reopen", "sent_out", ("not all_members_approved",)),
+    ("rejected", "reopen", "sent_out", ("not a_member_rejected",)),
+    ("superseded", "reinstate", "in_force", ("successor_reopened",)),
 }
-OPEN = ("pending", "referred_back", "tabled")
+OPEN = ("pending", "referred_back", "tabled", "annulled")
 BOARD_TRIGGERS = {
     "approve": "approved",
     "reject": "rejected",
@@ -40,7 +43,7 @@ BOARD_TRIGGERS = {
 }
 EXPECTED_BOARD_TABLE = {
     (source, trigger, dest, ()) for source in OPEN for trigger, dest in BOARD_TRIGGERS.items()
-}
+} | {(source, "annul", "annulled", ()) for source in ("approved", "rejected", "amended")}
 VERSION_TRIGGERS = sorted({t for _, t, _, _ in EXPECTED_VERSION_TABLE})
 UNDECLARED_VERSION_PAIRS = [
     (state, trigger)
@@ -59,7 +62,7 @@ def test_version_machine_states_and_initial() -> None:
 
 
 def test_board_machine_states_and_initial() -> None:
-    assert set(states(BOARD_MACHINE)) == {s.value for s in BoardStatus} - {"unknown", "annulled"}
+    assert set(states(BOARD_MACHINE)) == {s.value for s in BoardStatus} - {"unknown"}
     assert initial(BOARD_MACHINE) == "pending"
 
 
@@ -75,14 +78,22 @@ def test_board_transition_table() -> None:
     assert set(table) == EXPECTED_BOARD_TABLE
 
 
-def test_no_transitions_leave_the_terminal_version_states() -> None:
-    sources = {source for source, _, _, _ in transition_table(VERSION_MACHINE)}
-    assert sources.isdisjoint({"rejected", "withdrawn", "superseded"})
+def test_only_an_annulment_leads_back_from_rejected_or_superseded() -> None:
+    leaving = {
+        (source, trigger)
+        for source, trigger, _, _ in transition_table(VERSION_MACHINE)
+        if source in ("rejected", "withdrawn", "superseded")
+    }
+    assert leaving == {("rejected", "reopen"), ("superseded", "reinstate")}
 
 
-def test_no_transitions_leave_a_final_board_decision() -> None:
-    sources = {source for source, _, _, _ in transition_table(BOARD_MACHINE)}
-    assert sources.isdisjoint({"approved", "rejected", "amended", "unknown"})
+def test_only_an_annulment_leaves_a_final_board_decision() -> None:
+    leaving = {
+        trigger
+        for source, trigger, _, _ in transition_table(BOARD_MACHINE)
+        if source in ("approved", "rejected", "amended", "unknown")
+    }
+    assert leaving == {"annul"}
 
 
 # --- fire: the rules table through `transitions` ------------------------------------------

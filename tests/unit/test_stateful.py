@@ -32,6 +32,7 @@ from hypothesis.stateful import (
 )
 
 from tests.unit.domain import approved_on, statuses
+from workflow.decisions import Decision
 from workflow.errors import (
     AlreadyDecided,
     DocumentMismatch,
@@ -44,7 +45,6 @@ from workflow.errors import (
 from workflow.events import Event
 from workflow.states import BoardStatus, Outcome, VersionState
 from workflow.versions import (
-    Decision,
     Version,
     draft,
     import_in_force,

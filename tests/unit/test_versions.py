@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tests.unit.domain import approved_on, statuses
+from workflow.decisions import Decision
 from workflow.errors import (
     AlreadyDecided,
     DocumentMismatch,
@@ -21,7 +22,6 @@ from workflow.errors import (
 from workflow.events import Event
 from workflow.states import BoardStatus, Outcome, VersionState
 from workflow.versions import (
-    Decision,
     Version,
     draft,
     import_in_force,
