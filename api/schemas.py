@@ -135,6 +135,8 @@ class BoardStatusOut(BaseModel):
     decision_id: str | None
     appeal_until: date | None
     final_on: date | None
+    decision_status: DecisionStatus | None
+    corrected: bool | None
 
 
 class Version(BaseModel):

@@ -5,7 +5,7 @@
 Two fresh databases are built, one with VERSIONS versions out for decision
 and one with a tenth of that, each version the only one out of its own
 program, with the eight Södertörn boards as members, all eight undecided.
-The rows are what sending out writes (`notifications/outbox.py`): the
+The rows are what sending out writes (`notifications/mail_writer.py`): the
 version `sent_out` with `sent_out_at` and `respond_by`, a `reminder_schedule`
 row per board whose `handled_through` and `next_due_at` come from the real
 `workflow.reminders.plan(policy, respond_by, sent_out_at, sent_out_at)` (the
@@ -57,6 +57,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import event, select
 
+from api.bootstrap import install_writers
 from api.logging import configure_logging
 from bench.common import (
     Disturbed,
@@ -70,19 +71,19 @@ from bench.common import (
 )
 from db import seed
 from db.engine import Database, open_database
-from db.outbox import ReminderSchedule, due_versions
-from notifications import outbox
+from db.models import ReminderSchedule
+from db.reminders import due_versions
 from notifications.config import Config
-from notifications.sweep import SweepReport, sweep
+from notifications.reminder_sweep import SweepReport, sweep
 from workflow.dates import STOCKHOLM, next_business_day
-from workflow.reminders import Plan, Policy, plan, slot
+from workflow.reminders import Plan, ReminderPolicy, plan, slot
 
 BOARDS = [b[0] for b in seed.BOARDS]
 DUE_A = 125
 """Versions whose −14 slot is on day A (1,000 boards)."""
 DUE_B = 1125
 """Versions whose −14 slot is on day B (9,000 boards)."""
-POLICY = Policy()
+POLICY = ReminderPolicy()
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,7 @@ def measure(
     """The none-due, 1,000-due and 10,000-due sweeps on one data set."""
     config = Config(maildir=Path(os.devnull))
     db = open_database(url)
-    outbox.install(db, config)
+    install_writers(db, config)
     out: dict[str, Any] = {"load_at_start": load_average()}
 
     def none_due() -> dict[str, Any]:

@@ -173,6 +173,8 @@ def board_statuses(session: Session, version: models.Version) -> list[View]:
             "decision_id": d.id if d else None,
             "appeal_until": d.appeal_until if d else None,
             "final_on": d.final_on if d else None,
+            "decision_status": d.status if d else None,
+            "corrected": d.corrected if d else None,
         }
         for board_id, d in standing_decisions(session, version.id, version.program_id).items()
     ]

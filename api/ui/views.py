@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import audit_queries, models, queries
+from db import audit_queries, decision_queries, models, queries
 from workflow.dates import STOCKHOLM
 from workflow.diagram import workflow_diagram
 from workflow.machines import BOARD_MACHINE, VERSION_MACHINE, states, transition_table
-from workflow.states import UNDECIDED, BoardStatus, VersionState
+from workflow.states import UNDECIDED, BoardStatus, DecisionStatus, VersionState
 
 TONE = {
     "approved": "good",
@@ -25,6 +25,9 @@ TONE = {
     "unknown": "open",
     "withdrawn": "gone",
     "superseded": "gone",
+    "annulled": "wait",
+    "appealed": "wait",
+    "standing": "good",
 }
 """Status or state → the badge's colour class (always shown with its text label)."""
 
@@ -61,6 +64,10 @@ class BoardRow:
     paragraph: str | None
     case_number: str | None
     deadline: Deadline
+    appeal_until: date | None = None
+    final_on: date | None = None
+    appealed: bool = False
+    corrected: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,10 @@ def round_of(version: dict[str, Any], boards: dict[str, models.Board], today: da
                 paragraph=status["paragraph"],
                 case_number=status["case_number"],
                 deadline=deadline(version, status["status"], today),
+                appeal_until=status["appeal_until"],
+                final_on=status["final_on"],
+                appealed=status["decision_status"] == DecisionStatus.APPEALED,
+                corrected=bool(status["corrected"]),
             )
         )
     approved = sum(1 for r in rows if r.status == BoardStatus.APPROVED)
@@ -248,6 +259,8 @@ class AuditPage:
     events: list[EventRow]
     older_than: int | None
     paged: bool
+    decisions: list[dict[str, Any]]
+    """The version's decisions with their appeals and corrections, by municipality."""
 
 
 def audit_page(
@@ -270,9 +283,15 @@ def audit_page(
         )
         for r in rows
     ]
+    decisions = decision_queries.list_decisions(session, version, 1000, None)["items"]
+    for item in decisions:
+        item["municipality"] = (
+            boards[item["board_id"]].municipality if item["board_id"] in boards else ""
+        )
     return AuditPage(
         version=queries.version_view(session, version),
         events=events,
         older_than=older_than,
         paged=before is not None,
+        decisions=decisions,
     )

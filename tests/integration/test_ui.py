@@ -326,7 +326,7 @@ def test_the_grid_follows_the_story_in_swedish_and_english(
     assert "○ Utkast (aktuellt tillstånd) skicka ut → Utskickad –" in text_of(transitions.group(0))
     assert "alla kommuner har godkänt, föregångaren gäller" in text_of(transitions.group(0))
     assert "Senaste versionen: SUP 2035 ○ Utkast" in text_of(page)
-    assert grid_row(page, "tyreso") == "Tyresö kommun Kommunstyrelsen ○ Ej beslutat – – – –"
+    assert grid_row(page, "tyreso") == "Tyresö kommun Kommunstyrelsen ○ Ej beslutat – – – – – –"
 
     assert api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()}).is_success
     r = api.post(
@@ -345,7 +345,7 @@ def test_the_grid_follows_the_story_in_swedish_and_english(
     assert "Ute för beslut: SUP 2035" in text_of(page)
     assert "1 av 8 har godkänt" in text_of(page)
     assert grid_row(page, "botkyrka") == (
-        "Botkyrka kommun Kommunstyrelsen ✓ Godkänd 2019-06-03 § 101 KS/2019:88 Besvarad"
+        "Botkyrka kommun Kommunstyrelsen ✓ Godkänd 2019-06-03 § 101 KS/2019:88 Besvarad – –"
     )
     assert "Återremitterad" in grid_row(page, "haninge")
     assert "30 dagar kvar" in grid_row(page, "haninge")
@@ -442,3 +442,43 @@ def test_status_colours_meet_wcag_aa() -> None:
     pairs += [("muted", "open-bg"), ("link", "panel")]
     for fg, bg in pairs:
         assert contrast(colours[fg], colours[bg]) >= 4.5, (fg, bg)
+
+
+def test_the_grid_and_the_events_page_show_the_life_after_the_meeting(
+    api: Api, browser: TestClient, tokens: dict[str, str]
+) -> None:
+    assert api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()}).is_success
+    dates = {"minutes_attested_on": "2019-06-11", "announced_on": "2019-06-12"}
+    salem = api.post(
+        f"/v1/versions/{SUP_2035}/decisions", decision("salem", **dates), as_="salem"
+    ).json()
+    haninge = api.post(
+        f"/v1/versions/{SUP_2035}/decisions", decision("haninge", **dates), as_="haninge"
+    ).json()
+    appeal = api.post(
+        f"/v1/decisions/{salem['id']}/appeals",
+        {"lodged_on": "2019-06-20", "court": "Förvaltningsrätten i Stockholm", "case_number": "9"},
+    ).json()
+    api.post(
+        f"/v1/decisions/{salem['id']}/corrections",
+        {"changes": {"paragraph": "§ 61"}, "reason": "fel paragraf"},
+    )
+    ruled = api.post(
+        f"/v1/decisions/{haninge['id']}/appeals",
+        {"lodged_on": "2019-06-21", "court": "Förvaltningsrätten i Stockholm", "case_number": "10"},
+    ).json()
+    api.post(f"/v1/appeals/{ruled['id']}/ruling", {"outcome": "annulled", "ruled_on": "2019-09-02"})
+
+    login(browser, tokens["secretariat"])
+    page = browser.get("/ui/programs/sup").text
+    assert grid_row(page, "salem") == (
+        "Salems kommun Kommunstyrelsen ✓ Godkänd (överklagat) (rättat) 2019-06-10 § 61 "
+        "2019/KS 0260 005-salem Besvarad 2019-07-03 –"
+    )
+    assert "Upphävt – beslutar igen" in grid_row(page, "haninge")
+    events = text_of(browser.get(f"/ui/versions/{SUP_2035}/audit").text)
+    assert "Förvaltningsrätten i Stockholm 9, överklagat 2019-06-20: väntar på dom" in events
+    assert "Paragraf § 60 → § 61 (skäl: fel paragraf)" in events
+    assert "Upphävt 2019-09-02" in events
+    assert "Beslutet upphävt" in events
+    assert appeal["late"] is False
