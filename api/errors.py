@@ -14,6 +14,7 @@ from api.encoding import dumps
 from workflow.errors import (
     AlreadyDecided,
     AlreadyExists,
+    BadSignature,
     DocumentMismatch,
     DomainError,
     InvalidTransition,
@@ -43,6 +44,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     NotFound: (404, "not_found", "No such resource"),
     AlreadyExists: (409, "already_exists", "That id is already taken"),
     PreconditionFailed: (412, "precondition_failed", "If-Match does not match the current ETag"),
+    BadSignature: (422, "bad_signature", "The statement is not signed by this server's key"),
 }
 """Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
 
