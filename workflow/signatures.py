@@ -131,7 +131,7 @@ def load_private_key(text: str) -> Ed25519PrivateKey:
     if text.startswith("-----BEGIN"):
         try:
             key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
-        except (TypeError, UnsupportedAlgorithm, UnicodeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm, UnicodeError) as exc:
             raise ValueError(f"the PEM key cannot be read: {exc}") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("the PEM key is not an Ed25519 key")
@@ -151,7 +151,7 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     if text.startswith("-----BEGIN"):
         try:
             key = serialization.load_pem_public_key(text.encode("ascii"))
-        except (UnsupportedAlgorithm, UnicodeError) as exc:
+        except (ValueError, UnsupportedAlgorithm, UnicodeError) as exc:
             raise ValueError(f"the PEM key cannot be read: {exc}") from None
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("the PEM key is not an Ed25519 key")
