@@ -11,7 +11,7 @@ from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
 from api.routes import audit, boards, decisions, ops, programs, reminders, versions, webhooks
-from api.settings import Settings, notifications_config
+from api.settings import Settings, notifications_config, signing_key
 from db.engine import Database
 from notifications.scheduler import start_scheduler
 
@@ -53,6 +53,8 @@ def create_app(
     app.state.clock = clock
     app.state.settings = settings
     app.state.config = notifications_config(settings)
+    app.state.sealer = app.state.config.webhooks.sealer
+    app.state.signing_key = signing_key(settings)
     errors.install(app)
     for module in (ops, boards, programs, versions, decisions, reminders, audit, webhooks):
         app.include_router(module.router)

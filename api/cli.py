@@ -1,37 +1,45 @@
 """The `ratify` command line."""
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from api import checkpoints
 from api.bootstrap import database
 from api.clock import utc_now
 from api.logging import configure_logging
-from api.settings import Settings, notifications_config
-from db import audit_queries, keys, migrate, seed
+from api.server_keys import ServerKeyError
+from api.settings import Settings, notifications_config, sealer, signing_key
+from db import audit_verify, keys, migrate, seed, subscriptions
 from db.engine import Database
+from db.sealing import Unsealable
 from db.uow import UnitOfWork
 from notifications import scheduler
+from workflow import signatures
 from workflow.actors import SYSTEM, Role
-from workflow.errors import DomainError
+from workflow.errors import BadSignature, DomainError, InvalidValue
 
 
-def prepare(db: Database) -> None:
+def prepare(db: Database, settings: Settings) -> None:
     """Bring the schema to head and seed an empty database."""
-    migrate.upgrade(db.engine)
+    migrate.upgrade(db.engine, sealer(settings))
     seed.seed(db, utc_now())
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
+    signing_key(settings)  # made now, once, rather than by each worker at once
     with database(settings) as db:
-        prepare(db)
+        prepare(db, settings)
     os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
     uvicorn.run(
         "api.main:app_from_env",
@@ -48,7 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     """`alembic upgrade head`."""
     with database(settings) as db:
-        migrate.upgrade(db.engine)
+        migrate.upgrade(db.engine, sealer(settings))
         print(f"schema at {migrate.current_revision(db.engine)}")
     return 0
 
@@ -56,7 +64,7 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
     """Add the Södertörn seed data if it is missing."""
     with database(settings) as db:
-        migrate.upgrade(db.engine)
+        migrate.upgrade(db.engine, sealer(settings))
         added = seed.seed(db, utc_now())
     print("seeded" if added else "already seeded")
     return 0
@@ -94,15 +102,94 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
-    """Re-compute the audit chains; exit 1 when one is broken."""
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-compute the audit chains (and check a checkpoint); exit 1 when broken."""
+    document = _read_json(args.against) if args.against else None
+    key = signing_key(settings) if document is not None else None
     with database(settings) as db:
-        result = audit_queries.verify_database(db)
-    if result.ok:
-        print(f"ok: {result.events} events, head {result.head}")
-        return 0
-    print(f"BROKEN at seq {result.first_bad_seq}: {result.reason}")
-    return 1
+        if not _at_head(db):
+            return 2
+        if key is not None:
+            try:
+                result, checkpoint = checkpoints.check(db, key.public_key(), document, utc_now())
+            except BadSignature as exc:
+                print(f"REFUSED: the checkpoint is not genuine: {exc}")
+                return 1
+        else:
+            result = audit_verify.verify_database(db, utc_now(), args.incremental)
+    if not result.ok:
+        where = f"chain {result.chain} " if result.chain else ""
+        print(f"BROKEN at {where}seq {result.first_bad_seq}: {result.reason}")
+        return 1
+    scope = f"{result.checked} re-hashed since the last check" if result.incremental else "all"
+    print(f"ok: {result.events} events ({scope}), head {result.head}")
+    if key is not None:
+        print(
+            f"the trail holds all {len(checkpoint.chains)} chain heads of the checkpoint of"
+            f" {checkpoint.at}"
+        )
+    return 0
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a signed statement of every chain's head; exit 1 when the trail is broken."""
+    key = signing_key(settings)
+    with database(settings) as db:
+        if not _at_head(db):
+            return 2
+        result, document = checkpoints.take(db, key, utc_now())
+    if document is None:
+        print(
+            f"ratify: error: no checkpoint: chain {result.chain} breaks at seq"
+            f" {result.first_bad_seq}: {result.reason}",
+            file=sys.stderr,
+        )
+        return 1
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_certificate_key(_args: argparse.Namespace, settings: Settings) -> int:
+    """Print the public key that signs checkpoints (as `GET /v1/certificate-key`)."""
+    view = signatures.public_key_view(signing_key(settings).public_key())
+    print(json.dumps(view, indent=2))
+    return 0
+
+
+def cmd_webhooks_reseal(_args: argparse.Namespace, settings: Settings) -> int:
+    """Seal every webhook secret anew under the first sealing key; clear ended ones."""
+    keys = sealer(settings)
+    with database(settings) as db:
+        if not _at_head(db):
+            return 2
+        cleared = subscriptions.forget_expired_secrets(db, utc_now())
+        try:
+            count = subscriptions.reseal_all(db, keys.reseal)
+        except Unsealable:
+            print(
+                "ratify: error: a stored webhook secret opens with none of the sealing keys;"
+                " put the key that sealed it back among RATIFY_SEALING_KEYS (or the key file)",
+                file=sys.stderr,
+            )
+            return 2
+    print(
+        f"resealed the secrets of {count} subscriptions; {cleared} ended previous secrets cleared"
+    )
+    return 0
+
+
+def _read_json(path: str) -> Any:
+    """The JSON document in `path` (`-`: standard input); `InvalidValue` when it cannot be
+    read (the command then exits 2 with one line saying why)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise InvalidValue(f"cannot read the checkpoint {path}: {exc}") from None
 
 
 def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -201,9 +288,32 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
-    audit.add_parser("verify", help="check the hash chains; exit 1 when broken").set_defaults(
-        func=cmd_audit_verify
+    verify = audit.add_parser("verify", help="check the hash chains; exit 1 when broken")
+    verify.add_argument(
+        "--against",
+        metavar="CHECKPOINT",
+        help="a file from `ratify audit checkpoint` (- for stdin): the trail must still hold it",
     )
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="re-hash only what follows where the last check found the trail intact",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+    checkpoint = audit.add_parser(
+        "checkpoint", help="print a signed statement of every chain's head, to keep elsewhere"
+    )
+    checkpoint.add_argument("--out", type=Path, help="write it to this file instead of stdout")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    sub.add_parser(
+        "certificate-key", help="print the public key that signs checkpoints"
+    ).set_defaults(func=cmd_certificate_key)
+    hooks = sub.add_parser("webhooks", help="webhook subscriptions").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    hooks.add_parser(
+        "reseal", help="seal every webhook secret under the first sealing key (after rotation)"
+    ).set_defaults(func=cmd_webhooks_reseal)
     reminders = sub.add_parser("reminders", help="reminder e-mails").add_subparsers(
         dest="reminders_command", required=True
     )
@@ -224,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
         return func(args, settings)
-    except DomainError as exc:
+    except (DomainError, ServerKeyError) as exc:
         print(f"ratify: error: {exc}", file=sys.stderr)
         return 2
 

@@ -16,6 +16,7 @@ from workflow.errors import (
     AlreadyDecided,
     AlreadyExists,
     AlreadyRuled,
+    BadSignature,
     DocumentMismatch,
     DomainError,
     InvalidTransition,
@@ -49,6 +50,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     NotFound: (404, "not_found", "No such resource"),
     AlreadyExists: (409, "already_exists", "That id is already taken"),
     PreconditionFailed: (412, "precondition_failed", "If-Match does not match the current ETag"),
+    BadSignature: (422, "bad_signature", "The statement is not signed by this server's key"),
 }
 """Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
 

@@ -4,10 +4,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api import server_keys
 from db.mail_queue import Retry
+from db.sealing import Sealer
 from notifications.config import Config, Smtp
 from notifications.webhook_delivery import WebhookPolicy
 from workflow.reminders import ReminderPolicy
@@ -51,6 +54,24 @@ class Settings(BaseSettings):
     """Signs the status page's sessions; every process of one service needs the same."""
     session_secret_file: Path = Path("var/session-secret")
     """Where the secret is kept when `session_secret` is not set (made on first use, 0600)."""
+    sealing_keys: str | None = None
+    """Seal webhook secrets at rest: Fernet keys, comma-separated; the first seals, all unseal."""
+    sealing_key_file: Path = Path("var/sealing-keys")
+    """Where the sealing keys are kept (one a line) when `sealing_keys` is not set (made, 0600)."""
+    signing_key: str | None = None
+    """Signs audit checkpoints: an Ed25519 private key, PKCS#8 PEM or base64 of its 32 bytes."""
+    signing_key_file: Path = Path("var/signing-key")
+    """Where the signing key is kept (PEM) when `signing_key` is not set (made once, 0600)."""
+
+
+def sealer(settings: Settings) -> Sealer:
+    """The sealer of webhook secrets, from the sealing keys (`api.server_keys`)."""
+    return server_keys.sealer(settings.sealing_keys, settings.sealing_key_file)
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The server's Ed25519 signing key (`api.server_keys`)."""
+    return server_keys.signing_key(settings.signing_key, settings.signing_key_file)
 
 
 def notifications_config(settings: Settings) -> Config:
@@ -82,6 +103,7 @@ def notifications_config(settings: Settings) -> Config:
         webhooks=WebhookPolicy(
             allowed_hosts=frozenset(
                 h.strip().lower() for h in settings.webhook_allowed_hosts.split(",") if h.strip()
-            )
+            ),
+            sealer=sealer(settings),
         ),
     )

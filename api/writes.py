@@ -26,6 +26,9 @@ class Result:
     body: Any
     location: str | None = None
     etag: str | None = None
+    replay: Any = None
+    """What a replay for the same `Idempotency-Key` answers, when it must not be `body`
+    (a secret shown once is never stored); None: `body` itself."""
 
 
 def run_write(
@@ -83,7 +86,8 @@ def _attempt_write(
         uow.flush()
         body = dumps(result.body)
         if reserved is not None:
-            idempotency.keep(reserved, result.status, body.decode(), result.location)
+            kept = body if result.replay is None else dumps(result.replay)
+            idempotency.keep(reserved, result.status, kept.decode(), result.location)
         uow.commit()
     return _response(result.status, body, result.location, result.etag)
 

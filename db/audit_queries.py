@@ -1,6 +1,8 @@
-"""Reading the audit trail: filtered pages, streaming export, verification, the register."""
+"""Reading the audit trail: filtered pages, streaming export, the register.
 
-import hashlib
+Verifying it is `db.audit_verify`.
+"""
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,8 +12,7 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from db import models
-from db.audit import GENESIS, event_hash, settled_seq
-from db.engine import Database
+from db.audit import settled_seq
 from db.queries import View, boards_by_id, decode_cursor, encode_cursor, undecided_status
 from db.repositories import standing_decisions
 from workflow.errors import InvalidValue
@@ -128,46 +129,6 @@ def stream_events(
         session.expunge_all()
 
 
-@dataclass(frozen=True)
-class Verification:
-    """What re-computing the chains found."""
-
-    ok: bool
-    events: int
-    head: str | None = None
-    first_bad_seq: int | None = None
-    reason: str | None = None
-
-
-def verify(session: Session) -> Verification:
-    """Re-compute every chain; name the first `seq` where one breaks.
-
-    Run it in one snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
-    transaction is one), so the chain heads and the events agree.
-    """
-    heads = {h.chain: (h.seq, h.hash) for h in session.scalars(select(models.ChainHead))}
-    last: dict[str, tuple[int, str]] = {}
-    count = 0
-    for row in stream_events(session, Filters(), settled=False):
-        count += 1
-        if row.prev_hash != last.get(row.chain, (0, GENESIS))[1]:
-            return _broken(count, row.seq, "prev_hash does not link to the chain's previous event")
-        if event_hash(row) != row.hash:
-            return _broken(count, row.seq, "hash does not match the event's content")
-        if row.chain not in heads or row.seq > heads[row.chain][0]:
-            return _broken(count, row.seq, "event is past its chain's recorded head")
-        last[row.chain] = (row.seq, row.hash)
-    for chain, (seq, digest) in sorted(heads.items(), key=lambda h: h[1][0]):
-        if seq and last.get(chain) != (seq, digest):
-            return _broken(count, seq, "the chain's last event is missing or altered")
-    combined = "\n".join(f"{chain}:{digest}" for chain, (_seq, digest) in sorted(last.items()))
-    return Verification(ok=True, events=count, head=hashlib.sha256(combined.encode()).hexdigest())
-
-
-def _broken(count: int, seq: int, reason: str) -> Verification:
-    return Verification(ok=False, events=count, first_bad_seq=seq, reason=reason)
-
-
 REGISTER_COLUMNS = [
     "board_id",
     "municipality",
@@ -230,11 +191,3 @@ def version_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, rows[-1].seq if more else None
-
-
-def verify_database(db: Database) -> Verification:
-    """`verify` in a consistent snapshot of the whole trail."""
-    with db.reads() as session:
-        if db.dialect == "postgresql":
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return verify(session)

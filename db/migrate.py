@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import WRITE
+from db.sealing import Sealer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,19 +26,22 @@ MIGRATION_LOCK = 0x7261746966790002
 """PostgreSQL advisory lock key: one process migrates at a time."""
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, sealer: Sealer | None = None, revision: str = "head") -> None:
     """Bring the schema to the newest revision (what `alembic upgrade head` does).
 
     Safe when several processes start at once: they take turns (an advisory
     lock on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and the later ones find
-    the schema at head.
+    the schema at head. `sealer` (the server's sealing keys) is what a
+    migration that seals stored secrets uses (0007); it is needed only when
+    there are such secrets to carry.
     """
     config = alembic_config()
+    config.attributes["sealer"] = sealer
     with engine.execution_options(**{WRITE: True}).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def head_revision() -> str | None:

@@ -240,6 +240,22 @@ class ChainHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class VerifiedHead(Base):
+    """How far a chain was last found intact: the incremental check starts after it.
+
+    Written by every verification that found the trail intact (full or
+    incremental), only ever forwards. It is a cache of a check, not evidence:
+    someone who can write the database can move it too (see the README).
+    """
+
+    __tablename__ = "verified_heads"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ApiKey(Base):
     """A bearer token, stored only as its SHA-256 hash."""
 
@@ -345,7 +361,11 @@ OPEN_DELIVERY = in_words("status", OPEN_DELIVERIES)
 
 
 class Webhook(Base):
-    """A subscription: POST these event types to this URL, signed with this secret."""
+    """A subscription: POST these event types to this URL, signed with this secret.
+
+    The secrets are stored sealed (`db.sealing`): a copy of the database does
+    not hold them.
+    """
 
     __tablename__ = "webhooks"
 
@@ -353,8 +373,8 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSON)
     board_id: Mapped[str | None] = mapped_column(ForeignKey("boards.id"))
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    sealed_previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,13 +4,15 @@ A board's subscription sees only its own board's; others' are reported as
 not found, so their existence is not revealed.
 """
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from db import models
 from db.commands import new_id
+from db.engine import Database
 from db.models import Delivery, Webhook
 from db.queries import View, page
 from db.uow import UnitOfWork
@@ -48,9 +50,10 @@ def owned(session: Session, actor: Actor, webhook_id: str) -> Webhook:
 
 
 def create(
-    uow: UnitOfWork, url: str, events: list[str], board_id: str | None, secret: str
+    uow: UnitOfWork, url: str, events: list[str], board_id: str | None, sealed_secret: str
 ) -> Webhook:
-    """Subscribe `url` to `events` (for `board_id`'s versions only, when given)."""
+    """Subscribe `url` to `events` (for `board_id`'s versions only, when given), signing
+    with the secret in `sealed_secret` (sealed by the caller: the clear one never gets here)."""
     if board_id is not None and uow.session.get(models.Board, board_id) is None:
         raise InvalidValue(f"no board {board_id}")
     row = Webhook(
@@ -58,7 +61,7 @@ def create(
         url=url,
         events=sorted(set(events)),
         board_id=board_id,
-        secret=secret,
+        sealed_secret=sealed_secret,
         created_by=uow.actor.name,
         created_at=uow.now,
     )
@@ -90,15 +93,49 @@ def delete(uow: UnitOfWork, webhook_id: str) -> None:
     uow.record(Event(EventType.WEBHOOK_DELETED, None, None, row.board_id, {"webhook_id": row.id}))
 
 
-def rotate(uow: UnitOfWork, webhook_id: str, secret: str) -> Webhook:
-    """Sign with `secret` from now on; the old secret keeps signing for `ROTATION_GRACE`."""
+def rotate(uow: UnitOfWork, webhook_id: str, sealed_secret: str) -> Webhook:
+    """Sign with the secret in `sealed_secret` from now on; the old secret keeps signing
+    for `ROTATION_GRACE` (the event says until when), then it is cleared."""
     row = owned(uow.session, uow.actor, webhook_id)
-    row.previous_secret, row.previous_secret_until = row.secret, uow.now + ROTATION_GRACE
-    row.secret = secret
-    uow.record(
-        Event(EventType.WEBHOOK_SECRET_ROTATED, None, None, row.board_id, {"webhook_id": row.id})
-    )
+    row.sealed_previous_secret = row.sealed_secret
+    row.previous_secret_until = uow.now + ROTATION_GRACE
+    row.sealed_secret = sealed_secret
+    until = row.previous_secret_until.isoformat().replace("+00:00", "Z")
+    data = {"webhook_id": row.id, "previous_secret_valid_until": until}
+    uow.record(Event(EventType.WEBHOOK_SECRET_ROTATED, None, None, row.board_id, data))
     return row
+
+
+def forget_expired_secrets(db: Database, now: datetime) -> int:
+    """Clear every previous secret whose overlap has ended by `now`; how many were cleared.
+
+    No event: the rotation's `webhook.secret_rotated` already recorded when the
+    old secret stops signing (`previous_secret_valid_until`), and deliveries
+    stop using it at that instant whether or not this has run yet
+    (`webhook_queue.signing_secrets`); this only removes what no longer signs.
+    """
+    with db.writes() as session:
+        cleared = session.execute(
+            update(Webhook)
+            .where(Webhook.previous_secret_until <= now)
+            .values(sealed_previous_secret=None, previous_secret_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return int(getattr(cleared, "rowcount", 0) or 0)
+
+
+def reseal_all(db: Database, reseal: Callable[[str], str]) -> int:
+    """Seal every stored secret anew with `reseal` (after a sealing key rotation); how many."""
+    count = 0
+    with db.writes() as session:
+        for row in session.scalars(select(Webhook).order_by(Webhook.id)):
+            row.sealed_secret = reseal(row.sealed_secret)
+            if row.sealed_previous_secret is not None:
+                row.sealed_previous_secret = reseal(row.sealed_previous_secret)
+            count += 1
+        session.commit()
+    return count
 
 
 def deliveries(

@@ -72,7 +72,8 @@ class DeliveryClaim:
     delivery_id: int
     url: str
     event: models.Event
-    secrets: tuple[str, ...]
+    sealed_secrets: tuple[str, ...]
+    """The current signing secret and, during its overlap, the previous one; still sealed."""
     attempts: int
 
 
@@ -103,12 +104,21 @@ def claim(db: Database, now: datetime, lease: timedelta, limit: int) -> list[Del
             event = session.get_one(models.Event, row.event_seq)
             row.status, row.lease_until = DeliveryStatus.DELIVERING, now + lease
             row.first_attempt_at = row.first_attempt_at or now
-            keys = [hook.secret]
-            if hook.previous_secret and (hook.previous_secret_until or now) > now:
-                keys.append(hook.previous_secret)
-            claimed.append(DeliveryClaim(row.id, hook.url, event, tuple(keys), row.attempts))
+            claimed.append(
+                DeliveryClaim(row.id, hook.url, event, signing_secrets(hook, now), row.attempts)
+            )
         session.commit()
     return claimed
+
+
+def signing_secrets(hook: Webhook, now: datetime) -> tuple[str, ...]:
+    """The sealed secrets that sign at `now`: the current one, and the previous one only
+    while its overlap lasts (never once it has ended, even before the sweep clears it)."""
+    keys = [hook.sealed_secret]
+    until = hook.previous_secret_until
+    if hook.sealed_previous_secret and until is not None and until > now:
+        keys.append(hook.sealed_previous_secret)
+    return tuple(keys)
 
 
 @dataclass(frozen=True)

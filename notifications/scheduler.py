@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from db import subscriptions
 from db.engine import Database
 from db.legal_force import LegalForceReport, note_legal_force
 from notifications import targets, webhook_delivery
@@ -46,7 +47,11 @@ def tick(db: Database, config: Config, now: datetime, sender: Sender | None = No
 
 
 def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:
-    """Every webhook delivery due at `now` (one per subscription per round, in order)."""
+    """Every webhook delivery due at `now` (one per subscription per round, in order),
+    after clearing the previous secrets whose 24 hours of overlap have ended."""
+    cleared = subscriptions.forget_expired_secrets(db, now)
+    if cleared:
+        log.info("previous webhook secrets cleared", count=cleared)
     total = 0
     with targets.PinnedClient(policy.allowed_hosts) as client:
         for _round in range(MAX_WEBHOOK_ROUNDS):

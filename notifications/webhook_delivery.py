@@ -24,6 +24,7 @@ import structlog
 
 from db import models, webhook_queue
 from db.engine import Database
+from db.sealing import Sealer, Unsealable
 from db.webhook_queue import AttemptResult, DeliveryClaim
 from notifications import targets
 from workflow.errors import InvalidValue
@@ -54,6 +55,8 @@ class WebhookPolicy:
     jitter: float = 0.2
     batch: int = 32
     parallel: int = 8
+    sealer: Sealer | None = None
+    """Opens the subscriptions' sealed signing secrets (the server's sealing keys)."""
 
     @property
     def lease(self) -> timedelta:
@@ -114,14 +117,19 @@ def send(
     """POST one signed delivery; never raises."""
     timestamp = int(now.timestamp())
     msg_id, body = f"evt_{item.event.seq}", payload(item.event)
+    started = time.monotonic()
+    try:
+        # Opened only here, in memory, for the time it takes to sign.
+        keys = [_unseal(policy, sealed) for sealed in item.sealed_secrets]
+    except Unsealable as exc:
+        return AttemptResult(None, f"Unsealable: {exc}", None, _ms(started))
     headers = {
         "content-type": "application/json",
         "user-agent": "ratify-webhooks/1",
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(sign(s, msg_id, timestamp, body) for s in item.secrets),
+        "webhook-signature": " ".join(sign(k, msg_id, timestamp, body) for k in keys),
     }
-    started = time.monotonic()
     try:
         # The client's transport resolves, checks and pins the target on every attempt.
         response = client.post(item.url, content=body, headers=headers, timeout=policy.timeout)
@@ -129,6 +137,12 @@ def send(
         return AttemptResult(response.status_code, None, excerpt, _ms(started))
     except (httpx.HTTPError, InvalidValue) as exc:
         return AttemptResult(None, f"{type(exc).__name__}: {exc}"[:500], None, _ms(started))
+
+
+def _unseal(policy: WebhookPolicy, sealed: str) -> str:
+    if policy.sealer is None:
+        raise Unsealable("no sealing key is configured")
+    return policy.sealer.unseal(sealed)
 
 
 def _ms(started: float) -> int:

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.clock import utc_now
+from api.settings import Settings, sealer
 from db import keys, seed
 from db.engine import Database, open_database
 from db.uow import UnitOfWork
+from notifications.webhook_delivery import WebhookPolicy
 from tests import databases
 from workflow.actors import SYSTEM, Role
 from workflow.dates import today_in_stockholm
@@ -33,6 +36,31 @@ def session_secret_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         del os.environ["RATIFY_SESSION_SECRET_FILE"]
     else:
         os.environ["RATIFY_SESSION_SECRET_FILE"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_key_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sealing and signing keys in the run's temporary folder, not the checkout's var/.
+
+    Made on first use like the session secret; every app, in-process CLI run
+    and policy of the run (`sealed`) shares them, as one service's processes do.
+    """
+    folder = tmp_path_factory.mktemp("keys")
+    names = {"RATIFY_SEALING_KEY_FILE": "sealing-keys", "RATIFY_SIGNING_KEY_FILE": "signing-key"}
+    before = {name: os.environ.get(name) for name in names}
+    for name, file in names.items():
+        os.environ[name] = str(folder / file)
+    yield folder
+    for name, value in before.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
+
+
+def sealed(policy: WebhookPolicy) -> WebhookPolicy:
+    """`policy` with the run's sealer, which opens the secrets the test apps sealed."""
+    return replace(policy, sealer=sealer(Settings()))
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ TABLES = [
     "boards",
     "events",
     "chain_heads",
+    "verified_heads",
 ]
 
 
@@ -47,15 +48,16 @@ def libpq(url: str) -> str:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test run; dropped afterwards."""
+def postgres_database(migrated: bool = True) -> Iterator[str]:
+    """A fresh PostgreSQL database (migrated to head unless not `migrated`); dropped afterwards."""
     name = f"ratify_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(libpq(POSTGRES_ADMIN_URL), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    db = open_database(url)
-    migrate.upgrade(db.engine)
-    db.dispose()
+    if migrated:
+        db = open_database(url)
+        migrate.upgrade(db.engine)
+        db.dispose()
     try:
         yield url
     finally:

@@ -12,7 +12,8 @@
     │   └── NotCorrectable       a correction names a field that is no slip (outcome …)
     ├── NotFound                 no such board, program or version
     ├── AlreadyExists            an id or label that is taken
-    └── PreconditionFailed       `If-Match` names another revision
+    ├── PreconditionFailed       `If-Match` names another revision
+    └── BadSignature             a signed statement is not signed by this server's key
 
 `api/errors.py` maps each class to an HTTP status and a problem `code`.
 """
@@ -68,3 +69,8 @@ class AlreadyExists(DomainError):
 
 class PreconditionFailed(DomainError):
     """The caller's `If-Match` does not match the version's current ETag."""
+
+
+class BadSignature(DomainError):
+    """A signed statement (an audit checkpoint) was not signed by this server's key,
+    or was changed after it was signed."""

@@ -1,25 +1,32 @@
-"""The audit trail: filtered pages, streaming export, verification, the decision register."""
+"""The audit trail: filtered pages, streaming export, verification and checkpoints, the
+decision register, and the public key that signs checkpoints."""
 
 import csv
 import io
 import json
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime
 
-from api import auth
-from api.deps import DbDep, SessionDep
+from api import auth, checkpoints
+from api.checkpoints import verification_view
+from api.deps import DbDep, SessionDep, now
 from api.encoding import dumps
+from api.errors import ApiError
 from api.routes.common import Cursor, Limit, json_response, version_or_404
-from db import audit_queries
+from db import audit_queries, audit_verify
 from db.audit_queries import Filters
 from db.engine import Database
+from workflow import signatures
 from workflow.actors import Actor
 
 router = APIRouter(tags=["audit"])
+NowDep = Annotated[datetime, Depends(now)]
 
 EVENT_COLUMNS = [
     "seq",
@@ -70,19 +77,75 @@ def list_events(
 
 
 @router.get("/v1/audit/verify")
-def verify(db: DbDep, _actor: Annotated[Actor, Depends(auth.AUDIT_VERIFY)]) -> Response:
-    """Re-compute the hash chains: `ok`, or the first broken `seq`."""
-    result = audit_queries.verify_database(db)
-    if result.ok:
-        return json_response({"ok": True, "events": result.events, "head": result.head})
-    return json_response(
-        {
-            "ok": False,
-            "first_bad_seq": result.first_bad_seq,
-            "reason": result.reason,
-            "events": result.events,
-        }
-    )
+def verify(
+    db: DbDep,
+    now: NowDep,
+    _actor: Annotated[Actor, Depends(auth.AUDIT_VERIFY)],
+    incremental: Annotated[
+        bool,
+        Query(description="re-hash only the events after where the last check found the trail"),
+    ] = False,
+) -> Response:
+    """Re-compute the hash chains: `ok`, or the first broken `seq` and its chain.
+
+    A full check by default. `?incremental=true` starts each chain where the
+    last check that found it intact ended (see the README: it cannot see an
+    edit before that point).
+    """
+    return json_response(verification_view(audit_verify.verify_database(db, now, incremental)))
+
+
+@router.post("/v1/audit/verify")
+def verify_against_checkpoint(
+    document: Annotated[dict[str, Any], Body(description="from GET /v1/audit/checkpoint")],
+    request: Request,
+    db: DbDep,
+    now: NowDep,
+    _actor: Annotated[Actor, Depends(auth.AUDIT_VERIFY)],
+) -> Response:
+    """A full check, and the trail must still hold every chain head the checkpoint saw.
+
+    `ok: false` names the chain and `seq` that are gone or changed; a
+    checkpoint not signed by this server's key is 422 `bad_signature`.
+    """
+    key: Ed25519PrivateKey = request.app.state.signing_key
+    result, checkpoint = checkpoints.check(db, key.public_key(), document, now)
+    view = verification_view(result)
+    view["checkpoint"] = {"at": checkpoint.at, "chains": len(checkpoint.chains)}
+    return json_response(view)
+
+
+@router.get("/v1/audit/checkpoint")
+def checkpoint(
+    request: Request,
+    db: DbDep,
+    now: NowDep,
+    _actor: Annotated[Actor, Depends(auth.AUDIT_VERIFY)],
+) -> Response:
+    """A signed statement of every chain's head `seq` and `hash` now, to keep outside the
+    database (`POST /v1/audit/verify` checks the trail against it later).
+
+    The trail is checked first (from the verified heads); when it is broken
+    there is no checkpoint: 409 `chain_broken` names the first bad `seq`.
+    """
+    key: Ed25519PrivateKey = request.app.state.signing_key
+    result, document = checkpoints.take(db, key, now)
+    if document is None:
+        raise ApiError(
+            409,
+            "chain_broken",
+            "The audit trail is broken; no checkpoint vouches for it",
+            f"chain {result.chain} breaks at seq {result.first_bad_seq}: {result.reason}",
+        )
+    return json_response(document)
+
+
+@router.get("/v1/certificate-key")
+def certificate_key(request: Request, _actor: Annotated[Actor, Depends(auth.READ)]) -> Response:
+    """The public Ed25519 key that signs audit checkpoints (and certificates of adoption):
+    `{"algorithm", "key_id", "public_key" (base64 of the raw 32 bytes), "pem"}`."""
+    key: Ed25519PrivateKey = request.app.state.signing_key
+    return json_response(signatures.public_key_view(key.public_key()))
 
 
 @router.get("/v1/audit/export")

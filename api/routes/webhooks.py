@@ -1,6 +1,6 @@
 """Webhook subscriptions: create, list, show, delete, rotate the secret, deliveries, redeliver."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from api.routes.common import Cursor, Limit, json_response
 from api.schemas import In, Slug, Url
 from api.writes import Result, run_write
 from db import subscriptions
+from db.sealing import Sealer
 from db.uow import UnitOfWork
 from notifications.config import Config
 from notifications.webhook_delivery import check_target, generate_secret
@@ -39,7 +40,13 @@ def create_webhook(
     info: InfoDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
-    """Subscribe a URL to event types (or `*`); the signing `secret` is shown only here."""
+    """Subscribe a URL to event types (or `*`); the signing `secret` is shown only here.
+
+    The secret is stored sealed and never in the answer kept for
+    `Idempotency-Key`: a replay answers the same subscription with
+    `"secret": null` and `secret_withheld` saying why (rotate the secret if
+    the first answer was lost).
+    """
     unknown = [e for e in body.events if e != "*" and e not in set(EventType)]
     if unknown:
         raise InvalidValue(f"unknown event types: {', '.join(unknown)}")
@@ -51,13 +58,33 @@ def create_webhook(
         board_id = body.board_id
     config: Config = request.app.state.config
     check_target(body.url, config.webhooks.allowed_hosts)
+    sealer: Sealer = request.app.state.sealer
 
     def command(uow: UnitOfWork) -> Result:
-        row = subscriptions.create(uow, body.url, body.events, board_id, generate_secret())
-        view = {**subscriptions.subscription_view(row), "secret": row.secret}
-        return Result(201, view, location=f"/v1/webhooks/{row.id}")
+        secret = generate_secret()
+        row = subscriptions.create(uow, body.url, body.events, board_id, sealer.seal(secret))
+        view = subscriptions.subscription_view(row)
+        return _with_secret(201, view, secret, location=f"/v1/webhooks/{row.id}")
 
     return run_write(db, clock, actor, info, body, command)
+
+
+WITHHELD_NOTE = (
+    "the signing secret is shown once, in the first answer, and is not kept for replays;"
+    " POST /v1/webhooks/{id}/rotate-secret for a new one"
+)
+
+
+def _with_secret(
+    status: int, view: dict[str, Any], secret: str, location: str | None = None
+) -> Result:
+    """An answer that shows `secret` once; its replay says the secret is withheld."""
+    return Result(
+        status,
+        {**view, "secret": secret},
+        location=location,
+        replay={**view, "secret": None, "secret_withheld": WITHHELD_NOTE},
+    )
 
 
 @router.get("")
@@ -102,16 +129,20 @@ def delete_webhook(
 @router.post("/{webhook_id}/rotate-secret")
 def rotate_secret(
     webhook_id: str,
+    request: Request,
     db: DbDep,
     clock: ClockDep,
     info: InfoDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
-    """A new signing secret; the old one stays valid (both sign) for 24 hours."""
+    """A new signing `secret`, shown only here; the old one keeps signing beside it for
+    24 hours, then it is cleared. A replay answers `"secret": null` (see `create_webhook`)."""
+    sealer: Sealer = request.app.state.sealer
 
     def command(uow: UnitOfWork) -> Result:
-        row = subscriptions.rotate(uow, webhook_id, generate_secret())
-        return Result(200, {**subscriptions.subscription_view(row), "secret": row.secret})
+        secret = generate_secret()
+        row = subscriptions.rotate(uow, webhook_id, sealer.seal(secret))
+        return _with_secret(200, subscriptions.subscription_view(row), secret)
 
     return run_write(db, clock, actor, info, None, command)
 

@@ -120,6 +120,17 @@ _TEXT: dict[str, tuple[str, str]] = {
         "BRUTEN vid händelse nr {seq}: {reason}",
         "BROKEN at event {seq}: {reason}",
     ),
+    "verify_incremental": (
+        "{n} nya händelser omräknade sedan förra kontrollen; det som redan kontrollerats"
+        " räknas bara om vid en fullständig kontroll.",
+        "{n} new events re-hashed since the last check; what was already checked is"
+        " re-hashed only by a full check.",
+    ),
+    "verify_full_link": ("Kontrollera hela kedjan", "Verify everything"),
+    "verify_full_done": (
+        "Fullständig kontroll: alla {n} händelser omräknade.",
+        "Full check: all {n} events re-hashed.",
+    ),
     "verify_not_allowed": (
         "Kontrollen av kedjan visas för granskare och administratörer.",
         "The chain check is shown to auditors and administrators.",

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import auth
-from api.deps import DbDep, SessionDep
+from api.deps import ClockDep, DbDep, SessionDep
 from api.ui import session as sessions
 from api.ui.i18n import Lang, Words, choose, other
 from api.ui.templating import render
 from api.ui.views import audit_page, program_page
-from db import audit_queries, queries
+from db import audit_verify, queries
 from workflow.actors import Role
 from workflow.dates import today_in_stockholm
 
@@ -311,18 +311,24 @@ def version_audit(
     found: ViewerDep,
     session: SessionDep,
     db: DbDep,
+    clock: ClockDep,
     before: Annotated[str | None, Query(description="show events below this seq")] = None,
+    verify: Annotated[str | None, Query(description="`full`: re-hash the whole trail")] = None,
 ) -> Response:
-    """A version's events, newest first, and (for auditors) whether the chains hold."""
+    """A version's events, newest first, and (for auditors) whether the chains hold.
+
+    The check re-hashes only what follows the verified heads (cheap on every
+    view); `?verify=full` re-hashes the whole trail.
+    """
     words = Words(lang)
     require(found, auth.AUDIT_READ.roles, words)
     row = queries.version_row(session, version_id)
     if row is None:
         what = words("what_version")
         raise PageError(404, words("not_found_title"), words("not_found", what=what, id=version_id))
-    verification = (
-        audit_queries.verify_database(db) if may(found, auth.AUDIT_VERIFY.roles) else None
-    )
+    verification = None
+    if may(found, auth.AUDIT_VERIFY.roles):
+        verification = audit_verify.verify_database(db, clock(), incremental=verify != "full")
     below = int(before) if before and before.isdigit() and len(before) < 19 else None
     context = {"view": audit_page(session, row, below), "verification": verification}
     return page(request, lang, "audit.html", context)

@@ -21,13 +21,13 @@ the session itself.
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from api.auth import Clock
+from api.server_keys import made_once
 from db import keys
 from db.engine import Database
 from workflow.actors import Actor, Role
@@ -66,22 +66,7 @@ def server_secret(secret: str | None, path: Path) -> bytes:
     """`secret` if set; else the one in `path`, made there (0600) by the first process to ask."""
     if secret:
         return secret.encode()
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f"{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(32) + "\n")
-    try:
-        os.link(draft, path)  # whole or not at all; a process that lost the race reads the winner's
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(made_once(path, lambda: secrets.token_hex(32) + "\n").strip())
 
 
 def _signing_key(secret: bytes, token_hash: str) -> bytes:

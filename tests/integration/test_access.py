@@ -69,6 +69,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/audit"): AUDIT_READ,
     ("GET", "/v1/audit/export"): AUDIT_READ,
     ("GET", "/v1/audit/verify"): AUDIT_VERIFY,
+    # Checkpoints (the hardening issue, item 13): taken and checked by the verify roles.
+    ("GET", "/v1/audit/checkpoint"): AUDIT_VERIFY,
+    ("POST", "/v1/audit/verify"): AUDIT_VERIFY,
+    # The public key that signs checkpoints and certificates: every role may read it.
+    ("GET", "/v1/certificate-key"): READ,
     # Webhooks: admin, or a board token for its own board's subscriptions (the webhooks
     # issue; the handlers keep a board to its own, see tests/integration/test_webhooks.py).
     ("POST", "/v1/webhooks"): DECIDE,

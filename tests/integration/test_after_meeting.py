@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db import models
-from db.audit_queries import verify_database
+from db.audit_verify import verify_database
 from db.engine import Database
 from db.legal_force import note_legal_force
 from notifications.config import Config
@@ -284,7 +284,7 @@ def test_annulling_an_approval_sends_the_version_back_and_reinstates_its_predece
     with seeded.reads() as session:
         keys = set(session.scalars(select(models.EventKey.key)))
     assert {f"version.in_force:{SUP_2035}:1", f"version.in_force:{SUP_2035}:2"} <= keys
-    assert verify_database(seeded).ok
+    assert verify_database(seeded, datetime.now(UTC)).ok
 
 
 def test_annulling_the_only_rejection_sends_a_rejected_version_back(api: Api) -> None:
@@ -567,4 +567,4 @@ def test_several_workers_at_once_note_legal_force_once(api: Api, seeded: Databas
     assert sum(v for _d, v in reports) == 1
     assert len(events(seeded, "decision.final")) == 8
     assert len(events(seeded, "version.final")) == 1
-    assert verify_database(seeded).ok
+    assert verify_database(seeded, datetime.now(UTC)).ok

@@ -94,7 +94,7 @@ def test_a_delivery_status_outside_the_vocabulary_is_refused(db: Database) -> No
     with db.engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO webhooks (id, url, events, secret, created_by, created_at)"
+                "INSERT INTO webhooks (id, url, events, sealed_secret, created_by, created_at)"
                 " VALUES ('w', 'https://x.example/', '[]', 's', 't', :at)"
             ),
             {"at": NOW.replace(tzinfo=None)},

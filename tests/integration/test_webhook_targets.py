@@ -21,13 +21,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.settings import Settings, sealer
 from db import commands
 from db.engine import Database
 from db.models import Webhook
 from notifications import targets
 from notifications import webhook_delivery as webhooks
-from tests.conftest import SUP_2035, Api, respond_by
+from tests.conftest import SUP_2035, Api, respond_by, sealed
 from tests.receiver import receiver
 
 POLICY = webhooks.WebhookPolicy(
@@ -70,7 +70,7 @@ def subscribe_checked(db: Database, url: str, dns: Dns, allowed: frozenset[str])
             url=url,
             events=["version.sent_out"],
             board_id=None,
-            secret=webhooks.generate_secret(),
+            sealed_secret=sealer(Settings()).seal(webhooks.generate_secret()),
             created_by="admin",
             created_at=datetime.now(UTC),
         )
@@ -106,7 +106,7 @@ def test_a_name_rebound_to_loopback_after_the_subscription_check_is_refused_at_d
         hook_id = subscribe_checked(seeded, url, dns, frozenset())  # public: accepted
         send_out(hooks_api)
         with targets.PinnedClient(resolver=dns) as client:
-            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY) == 1
+            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY)) == 1
     assert rx.received == []
     assert dns.asked == ["rebind.test", "rebind.test"]  # once to subscribe, once to send
     [attempt] = attempts(hooks_api, hook_id)
@@ -128,7 +128,7 @@ def test_one_loopback_address_among_public_ones_refuses_the_delivery(
         hook_id = subscribe_checked(seeded, url, dns, frozenset())
         send_out(hooks_api)
         with targets.PinnedClient(resolver=dns) as client:
-            webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY)
+            webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY))
     assert rx.received == []
     [attempt] = attempts(hooks_api, hook_id)
     assert "IPv4-mapped address embedding 127.0.0.1, a loopback address" in attempt["error"]
@@ -144,7 +144,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host_heade
         hook_id = subscribe_checked(seeded, url, dns, frozenset({"hook.test"}))
         send_out(hooks_api)
         with targets.PinnedClient({"hook.test"}, resolver=dns) as client:
-            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY) == 1
+            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY)) == 1
     assert dns.asked == ["hook.test"]  # allow-listed: no lookup to subscribe, one to send
     [got] = rx.received
     assert got.headers["host"] == f"hook.test:{rx.port}"
@@ -176,14 +176,15 @@ def test_retries_and_redeliveries_check_the_target_again_with_the_dns_of_the_mom
         now = datetime.now(UTC)
         with targets.PinnedClient(resolver=dns) as client:
             for minutes in (0, 1, 10):
-                webhooks.deliver_due(seeded, client, now + timedelta(minutes=minutes), POLICY)
+                later = now + timedelta(minutes=minutes)
+                webhooks.deliver_due(seeded, client, later, sealed(POLICY))
             assert delivery(hooks_api, hook_id)["status"] == "failed"
             r = hooks_api.post(
                 f"/v1/webhooks/{hook_id}/deliveries/{delivery(hooks_api, hook_id)['id']}/redeliver",
                 as_="admin",
             )
             assert r.status_code == 202
-            webhooks.deliver_due(seeded, client, now + timedelta(minutes=11), POLICY)
+            webhooks.deliver_due(seeded, client, now + timedelta(minutes=11), sealed(POLICY))
     assert rx.received == []
     assert len(dns.asked) == 5  # the subscription, then each of the four attempts
     errors = [a["error"] for a in attempts(hooks_api, hook_id)]
@@ -205,14 +206,14 @@ def test_a_redelivery_is_refused_once_the_host_is_no_longer_allow_listed(
         ).json()
         send_out(hooks_api)
         with targets.PinnedClient({"127.0.0.1"}) as client:
-            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY) == 1
+            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY)) == 1
         delivery_id = delivery(hooks_api, hook["id"])["id"]
         r = hooks_api.post(
             f"/v1/webhooks/{hook['id']}/deliveries/{delivery_id}/redeliver", as_="admin"
         )
         assert r.status_code == 202
         with targets.PinnedClient() as client:  # restarted without the allow-list entry
-            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY) == 1
+            assert webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY)) == 1
     assert len(rx.received) == 1
     first, second = attempts(hooks_api, hook["id"])
     assert first["status_code"] == 200
@@ -229,7 +230,7 @@ def test_redirects_are_not_followed(hooks_api: Api, seeded: Database) -> None:
         ).json()
         send_out(hooks_api)
         with targets.PinnedClient({"127.0.0.1"}) as client:
-            webhooks.deliver_due(seeded, client, datetime.now(UTC), POLICY)
+            webhooks.deliver_due(seeded, client, datetime.now(UTC), sealed(POLICY))
     assert len(rx.received) == 1
     assert inside.received == []
     assert attempts(hooks_api, hook["id"])[0]["status_code"] == 307

@@ -18,7 +18,7 @@ from api.settings import Settings
 from db.engine import Database
 from notifications import targets
 from notifications import webhook_delivery as webhooks
-from tests.conftest import BOARD_IDS, SUP_2035, Api, decision, respond_by
+from tests.conftest import BOARD_IDS, SUP_2035, Api, decision, respond_by, sealed
 from tests.receiver import Received, receiver
 
 FAST = webhooks.WebhookPolicy(
@@ -62,7 +62,7 @@ def subscribe(api: Api, url: str, events: list[str], as_: str = "admin") -> dict
 def deliver(
     db: Database, http: targets.PinnedClient, now: datetime, policy: webhooks.WebhookPolicy = FAST
 ) -> int:
-    return webhooks.deliver_due(db, http, now, policy)
+    return webhooks.deliver_due(db, http, now, sealed(policy))
 
 
 def types(received: list[Received]) -> list[str]:
