@@ -60,10 +60,12 @@ def announce(
     now: datetime,
 ) -> bool:
     """Record when the minutes were attested and the attestation announced; True when that
-    changed anything (the same dates again change nothing)."""
+    changed anything (the same dates again change nothing). An attestation date given with
+    the decision is no other date when it is the one given here."""
     given = (minutes_attested_on, announced_on)
-    if decision.announced_on is not None or decision.minutes_attested_on is not None:
-        if (decision.minutes_attested_on, decision.announced_on) == given:
+    attested = decision.minutes_attested_on
+    if decision.announced_on is not None or attested not in (None, minutes_attested_on):
+        if (attested, decision.announced_on) == given:
             return False
         raise AlreadyAnnounced("the announcement is recorded with other dates: correct it")
     check_dates(decision.decided_on, minutes_attested_on, announced_on, today_in_stockholm(now))
@@ -206,19 +208,24 @@ def correct(
     unannounced = decision.announced_on is None and decision.minutes_attested_on is None
     if unannounced and {"minutes_attested_on", "announced_on"} & set(diff):
         raise InvalidValue("the decision is not announced yet: record its announcement")
+
+    def corrected(name: str) -> Any:
+        """The value `name` has once corrected (checked before anything is changed)."""
+        return diff[name]["to"] if name in diff else getattr(decision, name)
+
+    check_dates(
+        corrected("decided_on"),
+        corrected("minutes_attested_on"),
+        corrected("announced_on"),
+        today_in_stockholm(now),
+    )
+    if any(a.lodged_on < corrected("decided_on") for a in decision.appeals):
+        raise InvalidValue("decided_on would be after an appeal was lodged")
     with all_or_nothing(version, predecessor):
         before = (decision.appeal_until, decision.final_on)
         for name, change in diff.items():
             setattr(decision, name, change["to"])
         decision.refresh_lateness()
-        check_dates(
-            decision.decided_on,
-            decision.minutes_attested_on,
-            decision.announced_on,
-            today_in_stockholm(now),
-        )
-        if any(a.lodged_on < decision.decided_on for a in decision.appeals):
-            raise InvalidValue("decided_on would be after an appeal was lodged")
         decision.corrected = True
         derived = {
             name: {"from": _iso(old), "to": _iso(new)}

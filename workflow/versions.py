@@ -355,6 +355,7 @@ def _reopened(
     ):
         predecessor.superseded_on = None
         predecessor.superseded_by = None
+        predecessor.refresh_final_on()
         predecessor.record(EventType.VERSION_REINSTATED, reopened=version.id)
 
 
