@@ -208,6 +208,9 @@ def correct(
     unannounced = decision.announced_on is None and decision.minutes_attested_on is None
     if unannounced and {"minutes_attested_on", "announced_on"} & set(diff):
         raise InvalidValue("the decision is not announced yet: record its announcement")
+    emptied = [name for name, change in diff.items() if change["to"] is None and name != "note"]
+    if emptied:
+        raise InvalidValue(f"{', '.join(emptied)} cannot be emptied by a correction")
 
     def corrected(name: str) -> Any:
         """The value `name` has once corrected (checked before anything is changed)."""

@@ -39,6 +39,7 @@ VERSION_RULES: dict[str, Any] = {
             "trigger": "reopen",
             "source": V.IN_FORCE,
             "dest": V.SENT_OUT,
+            "conditions": ["entered_here"],
             "unless": ["all_members_approved"],
         },
         {

@@ -121,6 +121,11 @@ class Version:
             return in_force_id is None or in_force_id == self.id
         return predecessor.state is VersionState.IN_FORCE
 
+    def entered_here(self, **_context: object) -> bool:
+        """The version entered into force through its boards' decisions in ratify (a version
+        imported as history did not: its decisions were never all recorded)."""
+        return self.entries > 0
+
     def successor_reopened(self, successor: "Version | None" = None, **_context: object) -> bool:
         """The version that superseded this one has left force (a court reopened it)."""
         return (

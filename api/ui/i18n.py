@@ -206,6 +206,10 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
             "inget avslag står kvar",
             "no rejection still counts",
         ),
+        "entered_here": (
+            "trädde i kraft genom beslut i ratify",
+            "entered into force through decisions in ratify",
+        ),
         "successor_reopened": (
             "efterträdaren har öppnats igen",
             "its successor was reopened",

@@ -1374,3 +1374,27 @@ def test_a_version_in_force_loses_its_legal_force_when_reopened_and_regains_it()
     assert version.entries == 2
     assert version.final_on == final_on(date(2019, 10, 9))
     assert old.final_on is None
+
+
+def test_an_imported_version_is_not_reopened_when_its_one_known_decision_is_annulled() -> None:
+    """SUP 2013 was approved before ratify; only Tyresö's § 78 is known. A court annulling
+    that decision takes it out, but the other boards' approvals were never recorded, so the
+    version cannot be said to lack them: it stays in force."""
+    old = old_version()
+    known = decision("tyreso", decided_on=date(2013, 4, 29))
+    old.boards["tyreso"] = Board("tyreso", BoardStatus.APPROVED, known.id, known.decided_on)
+    annul(old, known)
+    assert known.status is DecisionStatus.ANNULLED
+    assert old.status("tyreso") is BoardStatus.ANNULLED
+    assert old.state is VersionState.IN_FORCE
+    assert "version.reopened" not in types(old.events)
+
+
+@pytest.mark.parametrize("name", ["minutes_attested_on", "announced_on", "paragraph"])
+def test_a_correction_cannot_empty_a_recorded_date_or_field(name: str) -> None:
+    version = sent_out()
+    recorded = record(
+        version, "tyreso", minutes_attested_on=date(2019, 6, 11), announced_on=date(2019, 6, 12)
+    )
+    with refused(InvalidValue, version, recorded):
+        correct(version, recorded, {name: None}, "oops", NOW)

@@ -29,7 +29,7 @@ EXPECTED_VERSION_TABLE = {
     ("sent_out", "enter_into_force", "in_force", GUARDS),
     ("sent_out", "reject", "rejected", ("a_member_rejected",)),
     ("in_force", "supersede", "superseded", ()),
-    ("in_force", "reopen", "sent_out", ("not all_members_approved",)),
+    ("in_force", "reopen", "sent_out", ("entered_here", "not all_members_approved")),
     ("rejected", "reopen", "sent_out", ("not a_member_rejected",)),
     ("superseded", "reinstate", "in_force", ("successor_reopened",)),
 }

@@ -450,7 +450,7 @@ class Annulments(RuleBasedStateMachine):
     )
     def correct(self, data: st.DataObject, fields: set[str], shift: int, clear: bool) -> None:
         """A correction of a slip: any fields, dates moved a few days (or an announcement
-        date cleared); often refused."""
+        date cleared, which is refused); often refused."""
         decided = data.draw(st.sampled_from(self.decisions))
         changes: dict[str, Any] = {}
         for name in sorted(fields):
@@ -489,6 +489,7 @@ class Annulments(RuleBasedStateMachine):
         elif (
             not diff
             or (unannounced and {"minutes_attested_on", "announced_on"} & set(diff))
+            or any(v is None and n != "note" for n, v in diff.items())
             or not dates_in_order(*after.values())
             or any(a.lodged_on < after["decided_on"] for a in decided.appeals)
         ):
