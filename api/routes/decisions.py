@@ -173,8 +173,4 @@ def _correctable(changes: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidValue(f"changes: {problems}") from None
-    given = values.model_dump(include=set(changes))
-    for name in ("paragraph", "case_number", "decided_on"):
-        if name in given and given[name] is None:
-            raise InvalidValue(f"changes: {name} cannot be emptied")
-    return given
+    return values.model_dump(include=set(changes))
