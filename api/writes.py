@@ -2,14 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import Clock
-from api.deps import RequestInfo
+from api.deps import ClockDep, DbDep, InfoDep, RequestInfo
 from api.encoding import dumps
 from api.errors import ApiError
 from db import idempotency
@@ -29,6 +30,30 @@ class Result:
     replay: Any = None
     """What a replay for the same `Idempotency-Key` answers, when it must not be `body`
     (a secret shown once is never stored); None: `body` itself."""
+
+
+@dataclass(frozen=True)
+class Write:
+    """What a write route needs besides its own input: the database, the clock and the
+    request's headers (`Idempotency-Key`, `If-Match`) — one dependency for all three."""
+
+    db: Database
+    clock: Clock
+    info: RequestInfo
+
+    def __call__(
+        self, actor: Actor, payload: BaseModel | None, command: Callable[[UnitOfWork], Result]
+    ) -> Response:
+        """`run_write` for this request."""
+        return run_write(self.db, self.clock, actor, self.info, payload, command)
+
+
+async def write(db: DbDep, clock: ClockDep, info: InfoDep) -> Write:
+    """The write context of a request (`async`: no I/O, so no worker-thread hop)."""
+    return Write(db, clock, info)
+
+
+WriteDep = Annotated[Write, Depends(write)]
 
 
 def run_write(

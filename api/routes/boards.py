@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from api import auth, schemas
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.deps import SessionDep
 from api.routes.common import Cursor, Limit, json_response
-from api.writes import Result, run_write
+from api.writes import Result, WriteDep
 from db import commands, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
@@ -30,9 +30,7 @@ def list_boards(
 @router.post("", status_code=201, response_model=schemas.Board)
 def create_board(
     body: schemas.BoardIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.ADMIN_ONLY)],
 ) -> Response:
     """Add a board (admin)."""
@@ -42,4 +40,4 @@ def create_board(
         view = commands.create_board(uow, fields.pop("id"), **fields)
         return Result(201, view, location=f"/v1/boards/{body.id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)

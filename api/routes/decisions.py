@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api import auth, schemas
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.deps import SessionDep
 from api.routes.common import json_response
-from api.writes import Result, run_write
+from api.writes import Result, WriteDep
 from db import after_meeting, decision_queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor, Role
@@ -58,9 +58,7 @@ def announce(
     decision_id: str,
     body: schemas.AnnouncementIn,
     session: SessionDep,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: ActorDep,
 ) -> Response:
     """When the minutes were attested and the attestation announced: the appeal period starts."""
@@ -70,7 +68,7 @@ def announce(
         after_meeting.announce(uow, decision_id, body.minutes_attested_on, body.announced_on)
         return _decision_result(uow, decision_id)
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.post("/v1/decisions/{decision_id}/appeals", status_code=201, response_model=schemas.Appeal)
@@ -78,9 +76,7 @@ def lodge_appeal(
     decision_id: str,
     body: schemas.AppealIn,
     session: SessionDep,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: ActorDep,
 ) -> Response:
     """An appeal of the decision (laglighetsprövning); a timely one holds its legal force back."""
@@ -94,7 +90,7 @@ def lodge_appeal(
         view = decision_queries.appeal(uow.session, appeal_id)
         return Result(201, view, location=f"/v1/appeals/{appeal_id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.get("/v1/appeals/{appeal_id}", response_model=schemas.Appeal)
@@ -113,9 +109,7 @@ def rule(
     appeal_id: str,
     body: schemas.RulingIn,
     session: SessionDep,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: ActorDep,
 ) -> Response:
     """The court's ruling; `annulled` takes the decision out, which may reopen the version."""
@@ -129,7 +123,7 @@ def rule(
         uow.flush()
         return Result(200, decision_queries.appeal(uow.session, appeal_id))
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.post(
@@ -141,9 +135,7 @@ def correct(
     decision_id: str,
     body: schemas.CorrectionIn,
     session: SessionDep,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: ActorDep,
 ) -> Response:
     """Put right a slip in the record (rättelse): §, diarienummer, dates, note; never the
@@ -157,7 +149,7 @@ def correct(
         view = decision_queries.correction_view(row)
         return Result(201, view, location=f"/v1/decisions/{decision_id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 def _correctable(changes: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api import auth, schemas
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.deps import ClockDep, SessionDep
 from api.errors import ApiError
 from api.etags import etag
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.schemas import IsoDate
-from api.writes import Result, run_write
+from api.writes import Result, WriteDep
 from db import commands, models, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
@@ -43,9 +43,7 @@ def list_programs(
 @router.post("", status_code=201, response_model=schemas.Program)
 def create_program(
     body: schemas.ProgramIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
 ) -> Response:
     """Add a program and the boards whose approval every version needs."""
@@ -56,7 +54,7 @@ def create_program(
         view = queries.program_view(uow.session, _program(uow.session, body.id))
         return Result(201, view, location=f"/v1/programs/{body.id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.get("/{program_id}", response_model=schemas.Program)
@@ -113,9 +111,7 @@ def in_force(
 def create_version(
     program_id: str,
     body: schemas.VersionIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
 ) -> Response:
     """Add a drafted version of the program."""
@@ -136,4 +132,4 @@ def create_version(
         view = queries.version_view(uow.session, version_or_404(uow.session, version_id))
         return Result(201, view, location=f"/v1/versions/{version_id}", etag=etag(view))
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)

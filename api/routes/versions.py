@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from api import auth, schemas
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.deps import SessionDep
 from api.etags import etag, if_match
 from api.routes.common import Cursor, Limit, json_response, version_or_404
-from api.writes import Result, run_write
+from api.writes import Result, WriteDep
 from db import commands, decision_queries, queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
@@ -37,45 +37,39 @@ def get_version(
 def send_out(
     version_id: str,
     body: schemas.SendOutIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
 ) -> Response:
     """Send a drafted version out for decision, with the answer date."""
 
     def command(uow: UnitOfWork) -> Result:
-        commands.send_out(uow, version_id, body.respond_by, if_match(info.if_match))
+        commands.send_out(uow, version_id, body.respond_by, if_match(write.info.if_match))
         return _version_result(uow, version_id)
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.post("/{version_id}/withdraw", response_model=schemas.Version)
 def withdraw(
     version_id: str,
     body: schemas.WithdrawIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
 ) -> Response:
     """Withdraw a version that is drafted or out for decision."""
 
     def command(uow: UnitOfWork) -> Result:
-        commands.withdraw(uow, version_id, body.reason, if_match(info.if_match))
+        commands.withdraw(uow, version_id, body.reason, if_match(write.info.if_match))
         return _version_result(uow, version_id)
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.post("/{version_id}/decisions", status_code=201, response_model=schemas.Decision)
 def record_decision(
     version_id: str,
     body: schemas.DecisionIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.DECIDE)],
 ) -> Response:
     """Record a board's decision; the last approval puts the version in force."""
@@ -83,12 +77,12 @@ def record_decision(
     decision = Decision(id=commands.new_id(), **body.model_dump())
 
     def command(uow: UnitOfWork) -> Result:
-        state = commands.record_decision(uow, version_id, decision, if_match(info.if_match))
+        state = commands.record_decision(uow, version_id, decision, if_match(write.info.if_match))
         row = repositories.decision_row(version_id, decision, actor, uow.now)
         view = decision_queries.decision_view(row, state)
         return Result(201, view, location=f"/v1/decisions/{decision.id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 @router.get("/{version_id}/decisions", response_model=schemas.Page[schemas.Decision])

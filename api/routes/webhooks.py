@@ -7,10 +7,10 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api import auth
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.deps import SessionDep
 from api.routes.common import Cursor, Limit, json_response
 from api.schemas import In, Slug, Url
-from api.writes import Result, run_write
+from api.writes import Result, WriteDep
 from db import subscriptions
 from db.sealing import Sealer
 from db.uow import UnitOfWork
@@ -35,9 +35,7 @@ class WebhookIn(In):
 def create_webhook(
     body: WebhookIn,
     request: Request,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
     """Subscribe a URL to event types (or `*`); the signing `secret` is shown only here.
@@ -66,7 +64,7 @@ def create_webhook(
         view = subscriptions.subscription_view(row)
         return _with_secret(201, view, secret, location=f"/v1/webhooks/{row.id}")
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 WITHHELD_NOTE = (
@@ -111,9 +109,7 @@ def get_webhook(
 @router.delete("/{webhook_id}", status_code=204)
 def delete_webhook(
     webhook_id: str,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
     """End a subscription; its open deliveries are dropped, its history kept."""
@@ -122,7 +118,7 @@ def delete_webhook(
         subscriptions.delete(uow, webhook_id)
         return Result(204, None)
 
-    run_write(db, clock, actor, info, None, command)
+    write(actor, None, command)
     return Response(status_code=204)
 
 
@@ -130,9 +126,7 @@ def delete_webhook(
 def rotate_secret(
     webhook_id: str,
     request: Request,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
     """A new signing `secret`, shown only here; the old one keeps signing beside it for
@@ -144,7 +138,7 @@ def rotate_secret(
         row = subscriptions.rotate(uow, webhook_id, sealer.seal(secret))
         return _with_secret(200, subscriptions.subscription_view(row), secret)
 
-    return run_write(db, clock, actor, info, None, command)
+    return write(actor, None, command)
 
 
 @router.get("/{webhook_id}/deliveries")
@@ -163,9 +157,7 @@ def list_deliveries(
 def redeliver(
     webhook_id: str,
     delivery_id: int,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:
     """Queue a delivery again now, with a fresh round of retries."""
@@ -173,4 +165,4 @@ def redeliver(
     def command(uow: UnitOfWork) -> Result:
         return Result(202, subscriptions.redeliver(uow, webhook_id, delivery_id))
 
-    return run_write(db, clock, actor, info, None, command)
+    return write(actor, None, command)
