@@ -125,6 +125,8 @@ class BoardStatusOut(BaseModel):
     paragraph: str | None
     case_number: str | None
     recorded_by: str | None
+    recorded_by_subject: str | None = None
+    recorded_by_email: str | None = None
     recorded_at: datetime | None
 
 
@@ -180,6 +182,8 @@ class Decision(BaseModel):
     announced_on: date | None
     note: str | None
     recorded_by: str
+    recorded_by_subject: str | None = None
+    recorded_by_email: str | None = None
     recorded_at: datetime
     final_on: date | None
     version_state: VersionState

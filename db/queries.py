@@ -172,6 +172,8 @@ def board_statuses(session: Session, version: models.Version) -> list[View]:
             "paragraph": d.paragraph if d else None,
             "case_number": d.case_number if d else None,
             "recorded_by": d.recorded_by if d else None,
+            "recorded_by_subject": d.recorded_by_subject if d else None,
+            "recorded_by_email": d.recorded_by_email if d else None,
             "recorded_at": d.recorded_at if d else None,
         }
         for board_id, d in standing_decisions(session, version.id, version.program_id).items()
@@ -218,6 +220,8 @@ DECISION_FIELDS = (
     "announced_on",
     "note",
     "recorded_by",
+    "recorded_by_subject",
+    "recorded_by_email",
     "recorded_at",
     "final_on",
 )
