@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import uvicorn
+from pydantic import ValidationError
 
 from api.bootstrap import database
 from api.clock import utc_now
 from api.logging import configure_logging
 from api.settings import Settings, notifications_config
-from db import audit_queries, keys, migrate, seed
+from db import audit_queries, keys, migrate, seed, sessions
 from db.engine import Database
 from db.uow import UnitOfWork
 from notifications import scheduler
@@ -91,6 +92,33 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         keys.revoke(uow, args.name)
         uow.commit()
     print(f"revoked {args.name!r}")
+    return 0
+
+
+def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The status page's sessions: live ones, or with --all the last 30 days'."""
+    with database(settings) as db, db.reads() as session:
+        rows = sessions.listing(session, utc_now(), everything=args.all)
+    print(f"{'WHO':32} {'ROLE':12} {'BOARD':12} {'SIGNED IN':22} {'EXPIRES':22} ENDED")
+    for s in rows:
+        who = (
+            s["name"] if s["kind"] == "key" else f"{s['name']} <{s['email'] or '-'}> {s['subject']}"
+        )
+        print(
+            f"{who[:32]:32} {s['role']:12} {s['board_id'] or '-':12} {_ts(s['created_at']):22} "
+            f"{_ts(s['expires_at']):22} {_ts(s['ended_at'])}"
+        )
+    return 0
+
+
+def cmd_sessions_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """End a person's sessions (or everyone's) at once, in every process."""
+    with database(settings) as db:
+        if args.all:
+            ended = sessions.end_all(db, utc_now())
+        else:
+            ended = sessions.end_person(db, args.subject, utc_now())
+    print(f"ended {ended} session{'s' if ended != 1 else ''}")
     return 0
 
 
@@ -198,6 +226,17 @@ def parser() -> argparse.ArgumentParser:
     revoke = k.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_keys_revoke)
+    ses = sub.add_parser("sessions", help="status page sessions").add_subparsers(
+        dest="sessions_command", required=True
+    )
+    listed = ses.add_parser("list", help="live sessions (never their tokens)")
+    listed.add_argument("--all", action="store_true", help="also ended and expired ones")
+    listed.set_defaults(func=cmd_sessions_list)
+    end = ses.add_parser("revoke", help="end a person's sessions (or all) at once")
+    whom = end.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--subject", help="the person's subject (sub) at the identity provider")
+    whom.add_argument("--all", action="store_true", help="every session, keys' too")
+    end.set_defaults(func=cmd_sessions_revoke)
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
@@ -219,7 +258,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `ratify` command; exit 2 with a clear message when it is refused."""
     args = parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = "_".join(str(p) for p in error["loc"]).upper()
+            name = f"RATIFY_{where}: " if where else ""
+            print(f"ratify: error: {name}{error['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_format, settings.log_level)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
