@@ -1,0 +1,450 @@
+"""People sign in to the status page at a real OpenID provider, and act as themselves.
+
+Two provider processes serve the module (panva's oidc-provider, see
+`tests/oidc_provider.py`): ratify's own (issuer A) and another one (issuer
+B, whose ID tokens live one second). Each test runs ratify in-process on its
+database (SQLite and PostgreSQL) as `https://testserver`, a TestClient as
+the browser's side at ratify and an httpx client as its side at the
+provider. Nothing is mocked: ratify fetches discovery, keys and tokens from
+the provider over HTTP.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import OAuth2Client
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.app import create_app
+from api.clock import utc_now
+from api.settings import Settings, oidc_config
+from api.ui import session as sessions
+from api.ui.claims import SignInRefused
+from api.ui.oidc import Provider
+from db import models
+from db.engine import Database
+from notifications.webhook_delivery import payload
+from tests.conftest import SUP_2035, Api, respond_by
+from tests.integration.test_ui import form_csrf, grid_row, set_cookies, text_of
+from tests.oidc_provider import OidcProvider, client, oidc_provider, sign_in_over_http
+from tests.people import ACCOUNTS, ANNA, CLIENT_ID, GROUP_MAP, SECRET, ratify_client
+
+BASE = "https://testserver"
+OTHER_APP = "another-app"
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """ratify's identity provider (issuer A), which also knows another application."""
+    with oidc_provider(
+        tmp_path_factory.mktemp("idp"),
+        clients=[
+            ratify_client(BASE),
+            client(OTHER_APP, SECRET, [BASE + "/ui/login/oidc/callback"]),
+        ],
+        accounts=ACCOUNTS,
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def other_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """Another provider (issuer B) that also has a client called `ratify`; its tokens live 1 s."""
+    with oidc_provider(
+        tmp_path_factory.mktemp("other-idp"),
+        clients=[ratify_client(BASE)],
+        accounts=ACCOUNTS,
+        id_token_ttl=1,
+    ) as running:
+        yield running
+
+
+def settings(provider: OidcProvider, **extra: Any) -> Settings:
+    """ratify's settings for signing people in at `provider`."""
+    return Settings(
+        oidc_issuer=provider.issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=SECRET,
+        **extra,
+    )
+
+
+class Person:
+    """A browser: its side at ratify (TestClient) and at the provider (httpx)."""
+
+    def __init__(self, ratify: TestClient) -> None:
+        self.ratify = ratify
+        self.at_idp = httpx.Client(trust_env=False, timeout=30)
+
+    def start(self, next_: str = "/ui/programs/sup") -> str:
+        """Press "sign in through your organisation": the provider's authorization URL."""
+        r = self.ratify.get(f"/ui/login/oidc?next={next_}", follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return str(r.headers["location"])
+
+    def at_provider(self, authorize_url: str, login: str) -> str:
+        """Sign in at the provider as `login`; the callback URL it sends the browser to."""
+        answer = sign_in_over_http(self.at_idp, authorize_url, login)
+        location = str(answer.headers["location"])
+        assert location.startswith(BASE + "/ui/login/oidc/callback?"), location
+        return location
+
+    def back(self, callback: str, cookie: str | None = None) -> Any:
+        """Arrive at ratify's callback (with exactly this Cookie header, when given)."""
+        headers = {"cookie": cookie} if cookie is not None else None
+        return self.ratify.get(callback.removeprefix(BASE), headers=headers, follow_redirects=False)
+
+    def get(self, path: str, cookie: str) -> Any:
+        """GET `path` with exactly this Cookie header (not the browser's own)."""
+        return self.ratify.get(path, headers={"cookie": cookie}, follow_redirects=False)
+
+    def sign_in(self, login: str) -> Any:
+        """The whole sign-in; the callback's answer."""
+        return self.back(self.at_provider(self.start(), login))
+
+
+@pytest.fixture
+def people(seeded: Database, idp: OidcProvider) -> Iterator[Callable[..., Person]]:
+    """Make browsers of ratify apps on the test database (settings and clock as asked)."""
+    made: list[tuple[TestClient, Person]] = []
+
+    def make(config: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> Person:
+        app = create_app(seeded, config or settings(idp), clock)
+        browser = TestClient(app, base_url=BASE, raise_server_exceptions=False)
+        browser.__enter__()
+        person = Person(browser)
+        made.append((browser, person))
+        return person
+
+    yield make
+    for browser, person in made:
+        person.at_idp.close()
+        browser.__exit__(None, None, None)
+
+
+def counts(db: Database) -> tuple[int, int, int]:
+    """Events, decisions and sessions stored: what a refused sign-in must leave as it was."""
+    with db.reads() as session:
+        return (
+            session.scalar(select(func.count()).select_from(models.Event)) or 0,
+            session.scalar(select(func.count()).select_from(models.Decision)) or 0,
+            session.scalar(select(func.count()).select_from(models.UiSession)) or 0,
+        )
+
+
+def assert_refused(person: Person, answer: Any, status: int, words: str) -> None:
+    """A readable page saying why, no session, and the status page still closed."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert words in text_of(answer.text), text_of(answer.text)
+    assert "Till inloggningen" in text_of(answer.text)
+    assert sessions.SESSION_COOKIE not in set_cookies(answer)
+    assert person.ratify.get("/ui/programs", follow_redirects=False).status_code == 303
+
+
+def post_form(person: Person, path: str, fields: dict[str, str]) -> Any:
+    """Fill in and send a form of the status page as shown (its CSRF and idempotency key)."""
+    form = person.ratify.get(path)
+    assert form.status_code == 200, form.text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form.text)
+    assert key is not None
+    data = {"csrf": form_csrf(form.text), "idempotency_key": key.group(1), **fields}
+    return person.ratify.post(path, data=data, follow_redirects=False)
+
+
+TYRESO_DECISION = {
+    "board_id": "tyreso",
+    "outcome": "approved",
+    "decided_on": "2019-06-10",
+    "paragraph": "§ 60",
+    "case_number": "2019/KS 0260 005",
+}
+
+
+# --- the person as the actor ---------------------------------------------------------
+
+
+def test_a_tyreso_registrar_signs_in_records_the_decision_and_the_trail_names_her(
+    seeded: Database, api: Api, people: Callable[..., Person]
+) -> None:
+    assert api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()}).is_success
+    anna = people()
+    login = anna.ratify.get("/ui/login")
+    assert 'href="/ui/login/oidc?next=/ui/programs"' in login.text
+    authorize = anna.start()
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+    assert query["code_challenge_method"] == "S256"
+    assert {"state", "nonce", "code_challenge"} <= set(query)
+    assert query["redirect_uri"] == BASE + "/ui/login/oidc/callback"
+
+    arrived = anna.back(anna.at_provider(authorize, "anna"))
+    assert arrived.status_code == 200, arrived.text
+    assert '<meta http-equiv="refresh" content="0;url=/ui/programs/sup">' in arrived.text
+    cookie = set_cookies(arrived)[sessions.SESSION_COOKIE][sessions.SESSION_COOKIE]
+    assert cookie["samesite"].lower() == "strict"
+    assert cookie["secure"]
+    page = anna.ratify.get("/ui/programs/sup")
+    assert "Inloggad som Anna Andersson (kommun)" in text_of(page.text)
+    assert f'href="/ui/versions/{SUP_2035}/decisions"' in page.text
+
+    done = post_form(anna, f"/ui/versions/{SUP_2035}/decisions", TYRESO_DECISION)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/ui/programs/sup?done=decisions"
+    page = anna.ratify.get(done.headers["location"])
+    assert "Beslutet är registrerat." in text_of(page.text)
+    assert grid_row(page.text, "tyreso").startswith(
+        "Tyresö kommun Kommunstyrelsen ✓ Godkänd 2019-06-10 § 60 2019/KS 0260 005"
+    )
+
+    events = api.get("/v1/audit", as_="auditor", params={"type": "decision.recorded"}).json()
+    (event,) = events["items"]
+    person = {k: ANNA[k] for k in ("name", "email")} | {"subject": ANNA["sub"]}
+    assert event["actor"] == {"role": "board", "board_id": "tyreso", **person}
+    assert event["data"]["paragraph"] == "§ 60"
+    statuses = {b["board_id"]: b for b in api.get(f"/v1/versions/{SUP_2035}").json()["boards"]}
+    assert statuses["tyreso"]["recorded_by"] == "Anna Andersson"
+    assert statuses["tyreso"]["recorded_by_subject"] == ANNA["sub"]
+    register = api.get(f"/v1/versions/{SUP_2035}/register", as_="auditor").json()["items"]
+    assert register[-1]["recorded_by_email"] == ANNA["email"]
+    with seeded.reads() as session:
+        row = session.scalars(select(models.Event).where(models.Event.seq == event["seq"])).one()
+    hook = httpx.Response(200, content=payload(row)).json()
+    assert hook["data"]["actor"] == event["actor"]
+    assert api.get("/v1/audit/verify", as_="auditor").json()["ok"] is True
+    trail = anna.ratify.get(f"/ui/versions/{SUP_2035}/audit")
+    assert trail.status_code == 403  # a registrar does not read the trail: the auditor does
+
+
+def test_two_people_of_one_name_keep_their_own_idempotency_keys(
+    seeded: Database, api: Api, people: Callable[..., Person]
+) -> None:
+    assert api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()}).is_success
+    referral = {**TYRESO_DECISION, "outcome": "referred_back"}
+    for login in ("anna", "anna2"):
+        person = people()
+        assert person.sign_in(login).status_code == 200
+        form = person.ratify.get(f"/ui/versions/{SUP_2035}/decisions")
+        data = {"csrf": form_csrf(form.text), "idempotency_key": "the-same-key", **referral}
+        path = f"/ui/versions/{SUP_2035}/decisions"
+        assert person.ratify.post(path, data=data, follow_redirects=False).status_code == 303
+        # The same form sent twice (a double click) records it once.
+        assert person.ratify.post(path, data=data, follow_redirects=False).status_code == 303
+    with seeded.reads() as session:
+        rows = session.scalars(
+            select(models.Decision)
+            .where(models.Decision.version_id == SUP_2035)
+            .order_by(models.Decision.recorded_at)
+        ).all()
+    assert [(d.recorded_by, d.recorded_by_subject) for d in rows] == [
+        ("Anna Andersson", ANNA["sub"]),
+        ("Anna Andersson", ACCOUNTS["anna2"]["sub"]),
+    ]
+
+
+def test_roles_from_groups_from_an_entra_roles_list_and_from_userinfo(
+    seeded: Database, people: Callable[..., Person], idp: OidcProvider, tmp_path: Any
+) -> None:
+    gustav = people(settings(idp, oidc_group_map=GROUP_MAP))
+    assert gustav.sign_in("gustav").status_code == 200
+    assert "Gustav Grupp (kommun)" in text_of(gustav.ratify.get("/ui/programs").text)
+    refused = people(settings(idp, oidc_group_map=GROUP_MAP))
+    assert_refused(refused, refused.sign_in("anna"), 403, "ingen roll i ratify")
+
+    erik = people(settings(idp, oidc_role_claim="roles"))
+    assert erik.sign_in("erik").status_code == 200
+    page = erik.ratify.get("/ui/programs/sup")
+    assert "Erik Entra (sekretariat)" in text_of(page.text)
+    assert 'id="new-version"' in page.text
+
+    with oidc_provider(
+        tmp_path, clients=[ratify_client(BASE)], accounts=ACCOUNTS, claims_in_id_token=False
+    ) as userinfo_only:
+        anna = people(settings(userinfo_only))
+        assert anna.sign_in("anna").status_code == 200
+        assert "Anna Andersson (kommun)" in text_of(anna.ratify.get("/ui/programs").text)
+
+
+def test_people_without_one_usable_role_are_refused(
+    seeded: Database, people: Callable[..., Person]
+) -> None:
+    before = counts(seeded)
+    for login, words in (
+        ("nils", "Ditt konto har ingen roll i ratify"),
+        ("tove", "mer än en roll"),
+        ("ulla", "en kommun som ratify inte känner till (stockholm)"),
+    ):
+        person = people()
+        assert_refused(person, person.sign_in(login), 403, words)
+    assert counts(seeded) == before
+
+
+# --- what is refused ---------------------------------------------------------------
+
+
+def test_a_replayed_state_is_refused(seeded: Database, people: Callable[..., Person]) -> None:
+    anna = people()
+    authorize = anna.start()
+    callback = anna.at_provider(authorize, "anna")
+    bound = anna.ratify.cookies.get(sessions.OIDC_COOKIE)
+    assert anna.back(callback).status_code == 200
+    before = counts(seeded)
+    # Someone who copied the answer and the browser's cookie tries it again.
+    thief = people()
+    assert_refused(thief, thief.back(callback, f"{sessions.OIDC_COOKIE}={bound}"), 400, "redan")
+    # Without the cookie: the answer is not for this browser at all.
+    stranger = people()
+    assert_refused(stranger, stranger.back(callback), 400, "började inte i den här webbläsaren")
+    assert counts(seeded) == before
+
+
+def _with_nonce(authorize: str, nonce: str) -> str:
+    parts = urlsplit(authorize)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | {"nonce": nonce}
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def test_a_mismatched_or_replayed_nonce_is_refused(
+    seeded: Database, people: Callable[..., Person]
+) -> None:
+    first = people()
+    authorize = first.start()
+    used = parse_qs(urlsplit(authorize).query)["nonce"][0]
+    assert first.back(first.at_provider(authorize, "anna")).status_code == 200
+    before = counts(seeded)
+    for nonce in ("not-the-one-ratify-sent", used):
+        person = people()
+        # The request as ratify made it, but for another nonce (PKCE and state untouched).
+        callback = person.at_provider(_with_nonce(person.start(), nonce), "anna")
+        answer = person.back(callback)
+        assert_refused(person, answer, 400, "intyg om vem du är kunde inte godtas")
+        assert "invalid_claim: nonce" in text_of(answer.text)
+    assert counts(seeded) == before
+
+
+def _from_other(person: Person, other: OidcProvider) -> str:
+    """ratify's authorization request sent to the other provider instead (state, nonce, PKCE)."""
+    parts = urlsplit(person.start())
+    return person.at_provider(f"{other.issuer}/auth?{parts.query}", "anna")
+
+
+def test_an_answer_or_token_from_another_issuer_is_refused(
+    seeded: Database, people: Callable[..., Person], idp: OidcProvider, other_idp: OidcProvider
+) -> None:
+    before = counts(seeded)
+    person = people()
+    callback = _from_other(person, other_idp)
+    assert parse_qs(urlsplit(callback).query)["iss"] == [other_idp.issuer]
+    answer = person.back(callback)
+    assert_refused(person, answer, 400, "en annan inloggningstjänst")
+    # Without its `iss`, the other provider's code is still not ratify's provider's.
+    person = people()
+    stripped = re.sub(r"&iss=[^&]*", "", _from_other(person, other_idp))
+    answer = person.back(stripped)
+    assert answer.status_code == 400
+    assert "en annan inloggningstjänst" in text_of(answer.text)  # ours always names itself
+    assert counts(seeded) == before
+    # And an ID token the other provider signed is refused by ratify's own checks.
+    token, nonce = _real_id_token(other_idp, CLIENT_ID)
+    refused = _validation_refused(idp, token, nonce)
+    assert refused.reason == "oidc_invalid_token"
+
+
+def test_a_code_for_another_client_and_a_token_for_another_audience_are_refused(
+    seeded: Database, people: Callable[..., Person], idp: OidcProvider
+) -> None:
+    before = counts(seeded)
+    person = people()
+    parts = urlsplit(person.start())
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | {"client_id": OTHER_APP}
+    callback = person.at_provider(f"{idp.issuer}/auth?{urlencode(query)}", "anna")
+    answer = person.back(callback)
+    assert_refused(person, answer, 400, "godtog inte inloggningen")
+    assert "invalid_grant" in text_of(answer.text)
+    assert counts(seeded) == before
+    token, nonce = _real_id_token(idp, OTHER_APP)
+    refused = _validation_refused(idp, token, nonce)
+    assert (refused.reason, refused.detail) == ("oidc_invalid_token", "invalid_claim: aud")
+
+
+def test_an_expired_id_token_is_refused(
+    seeded: Database, people: Callable[..., Person], other_idp: OidcProvider
+) -> None:
+    # The other provider's tokens live one second; ratify's clock reads ten seconds on.
+    late = people(settings(other_idp), lambda: datetime.now(UTC) + timedelta(seconds=10))
+    before = counts(seeded)
+    answer = late.sign_in("anna")
+    assert_refused(late, answer, 400, "intyg om vem du är kunde inte godtas")
+    assert "expired_token" in text_of(answer.text)
+    assert counts(seeded) == before
+    on_time = people(settings(other_idp))
+    assert on_time.sign_in("anna").status_code == 200
+
+
+def _real_id_token(provider: OidcProvider, client_id: str) -> tuple[str, str]:
+    """An ID token the provider issues to `client_id` for Anna (Authlib's code flow)."""
+    metadata = httpx.get(provider.discovery_url, trust_env=False).json()
+    nonce, verifier = generate_token(20), generate_token(48)
+    with OAuth2Client(
+        client_id,
+        SECRET,
+        scope="openid profile email",
+        redirect_uri=BASE + "/ui/login/oidc/callback",
+        code_challenge_method="S256",
+        trust_env=False,
+    ) as oauth:
+        url, state = oauth.create_authorization_url(
+            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+        with httpx.Client(trust_env=False) as browser:
+            callback = sign_in_over_http(browser, url, "anna").headers["location"]
+        token = oauth.fetch_token(
+            metadata["token_endpoint"],
+            authorization_response=callback,
+            state=state,
+            code_verifier=verifier,
+        )
+    return str(token["id_token"]), nonce
+
+
+def _validation_refused(provider: OidcProvider, token: str, nonce: str) -> SignInRefused:
+    config = oidc_config(settings(provider))
+    assert config is not None
+    with pytest.raises(SignInRefused) as refused:
+        Provider(config).validate(token, None, nonce, utc_now())
+    return refused.value
+
+
+# --- signing out --------------------------------------------------------------------
+
+
+def test_sign_out_ends_the_session_everywhere_and_at_the_provider(
+    seeded: Database, people: Callable[..., Person], idp: OidcProvider
+) -> None:
+    anna = people()
+    assert anna.sign_in("anna").status_code == 200
+    cookie = anna.ratify.cookies[sessions.SESSION_COOKIE]
+    session_cookie = f"{sessions.SESSION_COOKIE}={cookie}"
+    elsewhere = people()  # another process of the service
+    assert elsewhere.get("/ui/programs", session_cookie).status_code == 200
+
+    page = anna.ratify.get("/ui/programs")
+    bye = anna.ratify.post(
+        "/ui/logout", data={"csrf": form_csrf(page.text)}, follow_redirects=False
+    )
+    assert bye.status_code == 303
+    end = urlsplit(bye.headers["location"])
+    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{idp.issuer}/session/end"
+    assert parse_qs(end.query) == {
+        "client_id": [CLIENT_ID],
+        "post_logout_redirect_uri": [BASE + "/ui/login?bye=1"],
+    }
+    assert elsewhere.get("/ui/programs", session_cookie).status_code == 303
+    assert anna.get("/ui/programs", session_cookie).status_code == 303
+    assert people().get("/ui/programs", session_cookie).status_code == 303
