@@ -99,14 +99,16 @@ def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
     """The status page's sessions: live ones, or with --all the last 30 days'."""
     with database(settings) as db, db.reads() as session:
         rows = sessions.listing(session, utc_now(), everything=args.all)
-    print(f"{'WHO':32} {'ROLE':12} {'BOARD':12} {'SIGNED IN':22} {'EXPIRES':22} ENDED")
+    print(
+        f"{'NAME':24} {'SUBJECT':28} {'E-MAIL':30} {'ROLE':12} {'BOARD':12} "
+        f"{'SIGNED IN':21} {'EXPIRES':21} ENDED"
+    )
     for s in rows:
-        who = (
-            s["name"] if s["kind"] == "key" else f"{s['name']} <{s['email'] or '-'}> {s['subject']}"
-        )
+        subject = s["subject"] or "(api key)"
         print(
-            f"{who[:32]:32} {s['role']:12} {s['board_id'] or '-':12} {_ts(s['created_at']):22} "
-            f"{_ts(s['expires_at']):22} {_ts(s['ended_at'])}"
+            f"{s['name']:24} {subject:28} {s['email'] or '-':30} {s['role']:12} "
+            f"{s['board_id'] or '-':12} {_ts(s['created_at']):21} {_ts(s['expires_at']):21} "
+            f"{_ts(s['ended_at'])}"
         )
     return 0
 

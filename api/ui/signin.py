@@ -18,7 +18,9 @@ The OpenID Connect sign-in (when `RATIFY_OIDC_*` are set):
 
 Anything refused is a readable page (`refused.html`), never a session.
 Sign-out ends the session's row (every process refuses the cookie at once)
-and, for a person, goes on to the provider's `end_session_endpoint`.
+and, for a person, goes on to the provider's `end_session_endpoint` (by a
+page that moves on by itself: the sign-out form is posted under the CSP's
+`form-action 'self'`, which also governs where its redirect may lead).
 """
 
 import hashlib
@@ -123,13 +125,21 @@ def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8", "replace")).hexdigest()
 
 
+SIGNED_IN_ELSEWHERE = frozenset({"oidc_no_role", "oidc_many_roles", "oidc_unknown_board"})
+"""Refusals of a person the provider did sign in: offer to sign out there (to switch account)."""
+
+
 def _refused(request: Request, lang: Lang, refusal: SignInRefused) -> Response:
     words = Words(lang)
-    values = {k: v for k, v in refusal.values.items()}
+    provider = provider_of(request)
+    leave = None
+    if provider is not None and refusal.reason in SIGNED_IN_ELSEWHERE:
+        leave = provider.end_session_url(base_url(request, provider) + "/ui/login?bye=1")
     context = {
         "reason": refusal.reason,
-        "message": words(refusal.reason, **values),
+        "message": words(refusal.reason, **refusal.values),
         "detail": refusal.detail[:500],
+        "provider_logout": leave,
     }
     response = page(request, lang, "refused.html", context, refusal.status)
     drop_cookie(response, sessions.OIDC_COOKIE, sessions.OIDC_COOKIE_PATH, "lax")
@@ -217,6 +227,7 @@ def logout(
     """End the session in every process (the form's CSRF token must be the session's);
     a person goes on to sign out at the identity provider when it offers that."""
     after = "/ui/login?bye=1"
+    provider_logout = None
     if found is not None:
         if not found.csrf_ok(form.get("csrf", "")):
             words = Words(lang)
@@ -224,7 +235,13 @@ def logout(
         sessions.sign_out(db, session_secret(request), found, request.app.state.clock())
         provider = provider_of(request)
         if found.actor.is_person and provider is not None:
-            after = provider.end_session_url(base_url(request, provider) + after) or after
-    response = redirect(after)
+            provider_logout = provider.end_session_url(base_url(request, provider) + after)
+    if provider_logout is None:
+        response: Response = redirect(after)
+    else:
+        # A page that moves on by itself rather than a redirect: the form was posted
+        # under `form-action 'self'`, which would stop a redirect to the provider.
+        request.state.ui_viewer = None
+        response = page(request, lang, "signed_out.html", {"next": provider_logout})
     drop_cookie(response, sessions.SESSION_COOKIE)
     return response

@@ -14,9 +14,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "login_token_title": ("Logga in med API-nyckel", "Sign in with an API key"),
     "signed_in_title": ("Du är inloggad", "You are signed in"),
     "continue": ("Fortsätt", "Continue"),
+    "signout_provider": (
+        "Fortsätt för att logga ut från inloggningstjänsten också",
+        "Continue to sign out of the sign-in service too",
+    ),
     "signin_refused_title": ("Inloggningen nekades", "Sign-in refused"),
     "signin_detail": ("Teknisk orsak", "Technical reason"),
     "signin_again": ("Till inloggningen", "Back to sign-in"),
+    "signin_switch": (
+        "Logga ut från inloggningstjänsten för att byta konto",
+        "Sign out of the sign-in service to switch accounts",
+    ),
     "oidc_no_role": (
         "Ditt konto har ingen roll i ratify. Be den som administrerar din organisations "
         "inloggning att ge dig en.",
