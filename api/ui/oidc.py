@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx2
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -190,8 +191,9 @@ class Provider:
                     authorization_response=response_url,
                     state=state,
                     code_verifier=verifier,
+                    grant_type="authorization_code",
                 )
-            except OAuthError as exc:
+            except (OAuthError, AuthlibBaseError) as exc:
                 detail = f"{exc.error}: {exc.description or ''}".strip(": ")
                 raise SignInRefused("oidc_provider_refused", detail) from None
             except (httpx2.HTTPError, ValueError) as exc:

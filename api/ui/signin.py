@@ -157,7 +157,7 @@ def oidc_start(
     provider = provider_of(request)
     words = Words(lang)
     if provider is None:
-        raise PageError(404, words("not_found_title"), words("login_failed"))
+        raise PageError(404, words("not_found_title"), words("oidc_off"))
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     redirect_uri = base_url(request, provider) + CALLBACK
     try:
@@ -184,7 +184,7 @@ def oidc_callback(request: Request, lang: LangDep, db: DbDep, session: SessionDe
     provider = provider_of(request)
     words = Words(lang)
     if provider is None:
-        raise PageError(404, words("not_found_title"), words("login_failed"))
+        raise PageError(404, words("not_found_title"), words("oidc_off"))
     params = request.query_params
     state = params.get("state", "")
     now = request.app.state.clock()
@@ -201,6 +201,8 @@ def oidc_callback(request: Request, lang: LangDep, db: DbDep, session: SessionDe
         if "error" in params:
             detail = f"{params.get('error', '')}: {params.get('error_description', '')}"
             raise SignInRefused("oidc_provider_said", detail[:300])
+        if not params.get("code"):
+            raise SignInRefused("oidc_provider_refused", "the answer holds no code")
         redirect_uri = base_url(request, provider) + CALLBACK
         claims = provider.redeem(
             redirect_uri,

@@ -11,6 +11,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "You sign in at your municipality's sign-in service and then come back here.",
     ),
     "login_oidc_button": ("Logga in via organisationen", "Sign in through your organisation"),
+    "oidc_off": (
+        "Inloggning via organisationen är inte inställd här.",
+        "Signing in through an organisation is not set up here.",
+    ),
     "login_token_title": ("Logga in med API-nyckel", "Sign in with an API key"),
     "signed_in_title": ("Du är inloggad", "You are signed in"),
     "continue": ("Fortsätt", "Continue"),

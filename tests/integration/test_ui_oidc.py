@@ -33,7 +33,7 @@ from db import models
 from db.engine import Database
 from notifications.webhook_delivery import payload
 from tests.conftest import SUP_2035, Api, respond_by
-from tests.integration.test_ui import form_csrf, grid_row, set_cookies, text_of
+from tests.integration.test_ui import form_csrf, grid_row, make_browser, set_cookies, text_of
 from tests.oidc_provider import OidcProvider, client, oidc_provider, sign_in_over_http
 from tests.people import ACCOUNTS, ANNA, CLIENT_ID, GROUP_MAP, SECRET, ratify_client
 
@@ -286,6 +286,17 @@ def test_people_without_one_usable_role_are_refused(
     assert counts(seeded) == before
 
 
+def test_without_a_provider_the_login_page_offers_keys_only(seeded: Database) -> None:
+    with make_browser(seeded) as browser:
+        page = browser.get("/ui/login")
+        assert "oidc-login" not in page.text
+        assert 'id="token"' in page.text
+        for path in ("/ui/login/oidc", "/ui/login/oidc/callback?code=x&state=y"):
+            answer = browser.get(path, follow_redirects=False)
+            assert answer.status_code == 404
+            assert "Inloggning via organisationen är inte inställd här." in text_of(answer.text)
+
+
 # --- what is refused ---------------------------------------------------------------
 
 
@@ -302,6 +313,28 @@ def test_a_replayed_state_is_refused(seeded: Database, people: Callable[..., Per
     # Without the cookie: the answer is not for this browser at all.
     stranger = people()
     assert_refused(stranger, stranger.back(callback), 400, "började inte i den här webbläsaren")
+    assert counts(seeded) == before
+
+
+def test_what_comes_back_malformed_is_a_readable_page(
+    seeded: Database, people: Callable[..., Person]
+) -> None:
+    before = counts(seeded)
+    for query in (
+        "code=&state={state}",
+        "state={state}",
+        "code=x&state={state}",
+        "error=access_denied&error_description=Nej%20tack&state={state}",
+        "code=x&state={state}&iss=%C2%B2",
+    ):
+        person = people()
+        state = parse_qs(urlsplit(person.start()).query)["state"][0]
+        answer = person.back(f"{BASE}/ui/login/oidc/callback?{query.format(state=state)}")
+        assert answer.status_code == 400, (query, answer.text)
+        assert "Inloggningen nekades" in text_of(answer.text)
+    for query in ("", "state=", "state=%00%C2%B2", "code=x"):
+        answer = people().back(f"{BASE}/ui/login/oidc/callback?{query}")
+        assert answer.status_code == 400, (query, answer.text)
     assert counts(seeded) == before
 
 
