@@ -102,7 +102,7 @@ def grid_row(page: str, board_id: str) -> str:
 
 
 def test_login_sets_a_secure_httponly_cookie_that_is_not_the_token_and_logout_ends_it(
-    browser: TestClient, tokens: dict[str, str]
+    browser: TestClient, seeded: Database, tokens: dict[str, str]
 ) -> None:
     token = tokens["secretariat"]
     r = login(browser, token)
@@ -124,10 +124,16 @@ def test_login_sets_a_secure_httponly_cookie_that_is_not_the_token_and_logout_en
     refused = browser.post("/ui/logout", data={"csrf": "nope"}, follow_redirects=False)
     assert refused.status_code == 400
     assert browser.get("/ui/programs", follow_redirects=False).status_code == 200
-    r = browser.post("/ui/logout", data={"csrf": form_csrf(page.text)}, follow_redirects=False)
-    assert r.status_code == 303
-    assert r.headers["location"] == "/ui/login?bye=1"
-    assert browser.get("/ui/programs", follow_redirects=False).status_code == 303
+    cookie = browser.cookies[sessions.SESSION_COOKIE]
+    with make_browser(seeded) as other:  # another process of the service
+        assert programs_page(other, cookie).status_code == 200
+        r = browser.post("/ui/logout", data={"csrf": form_csrf(page.text)}, follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/ui/login?bye=1"
+        assert browser.get("/ui/programs", follow_redirects=False).status_code == 303
+        # The old cookie, kept by someone, is dead everywhere (issue 13, item 7).
+        assert programs_page(browser, cookie).status_code == 303
+        assert programs_page(other, cookie).status_code == 303
 
 
 def test_without_a_valid_session_every_page_sends_the_browser_to_the_login_form(
