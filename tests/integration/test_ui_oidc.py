@@ -2,17 +2,22 @@
 
 Two provider processes serve the module (panva's oidc-provider, see
 `tests/oidc_provider.py`): ratify's own (issuer A) and another one (issuer
-B, whose ID tokens live one second). Each test runs ratify in-process on its
-database (SQLite and PostgreSQL) as `https://testserver`, a TestClient as
-the browser's side at ratify and an httpx client as its side at the
-provider. Nothing is mocked: ratify fetches discovery, keys and tokens from
-the provider over HTTP.
+B, whose ID tokens live one second and hold only `sub`, the rest being at
+userinfo). Each test runs ratify in-process as `https://testserver`, a
+TestClient as the browser's side at ratify and an httpx client as its side
+at the provider. Nothing is mocked: ratify fetches discovery, keys, tokens
+and userinfo from the provider over HTTP.
+
+What touches the database beyond a sign-in's rows runs on SQLite and
+PostgreSQL (`seeded`); the refusals, which must leave it as it was, on
+SQLite (`sqlite_seeded`), to keep the suite short.
 """
 
 import html
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,9 +34,10 @@ from api.settings import Settings, oidc_config
 from api.ui import session as sessions
 from api.ui.claims import SignInRefused
 from api.ui.oidc import Provider
-from db import models
-from db.engine import Database
+from db import models, seed
+from db.engine import Database, open_database
 from notifications.webhook_delivery import payload
+from tests import databases
 from tests.conftest import SUP_2035, Api, respond_by
 from tests.integration.test_ui import form_csrf, grid_row, make_browser, set_cookies, text_of
 from tests.oidc_provider import OidcProvider, client, oidc_provider, sign_in_over_http
@@ -57,12 +63,14 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
 
 @pytest.fixture(scope="module")
 def other_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    """Another provider (issuer B) that also has a client called `ratify`; its tokens live 1 s."""
+    """Another provider (issuer B) that also has a client called `ratify`; its ID tokens
+    live 1 s and carry `sub` only (the other claims are at userinfo)."""
     with oidc_provider(
         tmp_path_factory.mktemp("other-idp"),
         clients=[ratify_client(BASE)],
         accounts=ACCOUNTS,
         id_token_ttl=1,
+        claims_in_id_token=False,
     ) as running:
         yield running
 
@@ -112,12 +120,23 @@ class Person:
 
 
 @pytest.fixture
-def people(seeded: Database, idp: OidcProvider) -> Iterator[Callable[..., Person]]:
-    """Make browsers of ratify apps on the test database (settings and clock as asked)."""
+def sqlite_seeded(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A seeded SQLite database (for tests whose point is not the database)."""
+    db = open_database(databases.fresh_sqlite(sqlite_template, tmp_path))
+    seed.seed(db, utc_now())
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def people(request: pytest.FixtureRequest, idp: OidcProvider) -> Iterator[Callable[..., Person]]:
+    """Make browsers of ratify apps on the test's database (settings and clock as asked)."""
+    which = "sqlite_seeded" if "sqlite_seeded" in request.fixturenames else "seeded"
+    db: Database = request.getfixturevalue(which)
     made: list[tuple[TestClient, Person]] = []
 
     def make(config: Settings | None = None, clock: Callable[[], datetime] = utc_now) -> Person:
-        app = create_app(seeded, config or settings(idp), clock)
+        app = create_app(db, config or settings(idp), clock)
         browser = TestClient(app, base_url=BASE, raise_server_exceptions=False)
         browser.__enter__()
         person = Person(browser)
@@ -250,7 +269,10 @@ def test_two_people_of_one_name_keep_their_own_idempotency_keys(
 
 
 def test_roles_from_groups_from_an_entra_roles_list_and_from_userinfo(
-    seeded: Database, people: Callable[..., Person], idp: OidcProvider, tmp_path: Any
+    sqlite_seeded: Database,
+    people: Callable[..., Person],
+    idp: OidcProvider,
+    other_idp: OidcProvider,
 ) -> None:
     gustav = people(settings(idp, oidc_group_map=GROUP_MAP))
     assert gustav.sign_in("gustav").status_code == 200
@@ -264,18 +286,15 @@ def test_roles_from_groups_from_an_entra_roles_list_and_from_userinfo(
     assert "Erik Entra (sekretariat)" in text_of(page.text)
     assert 'id="new-version"' in page.text
 
-    with oidc_provider(
-        tmp_path, clients=[ratify_client(BASE)], accounts=ACCOUNTS, claims_in_id_token=False
-    ) as userinfo_only:
-        anna = people(settings(userinfo_only))
-        assert anna.sign_in("anna").status_code == 200
-        assert "Anna Andersson (kommun)" in text_of(anna.ratify.get("/ui/programs").text)
+    anna = people(settings(other_idp))  # the ID token holds `sub` only
+    assert anna.sign_in("anna").status_code == 200
+    assert "Anna Andersson (kommun)" in text_of(anna.ratify.get("/ui/programs").text)
 
 
 def test_people_without_one_usable_role_are_refused(
-    seeded: Database, people: Callable[..., Person]
+    sqlite_seeded: Database, people: Callable[..., Person]
 ) -> None:
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     for login, words in (
         ("nils", "Ditt konto har ingen roll i ratify"),
         ("tove", "mer än en roll"),
@@ -283,11 +302,11 @@ def test_people_without_one_usable_role_are_refused(
     ):
         person = people()
         assert_refused(person, person.sign_in(login), 403, words)
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
 
 
-def test_without_a_provider_the_login_page_offers_keys_only(seeded: Database) -> None:
-    with make_browser(seeded) as browser:
+def test_without_a_provider_the_login_page_offers_keys_only(sqlite_seeded: Database) -> None:
+    with make_browser(sqlite_seeded) as browser:
         page = browser.get("/ui/login")
         assert "oidc-login" not in page.text
         assert 'id="token"' in page.text
@@ -317,9 +336,9 @@ def test_a_replayed_state_is_refused(seeded: Database, people: Callable[..., Per
 
 
 def test_what_comes_back_malformed_is_a_readable_page(
-    seeded: Database, people: Callable[..., Person]
+    sqlite_seeded: Database, people: Callable[..., Person]
 ) -> None:
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     for query in (
         "code=&state={state}",
         "state={state}",
@@ -335,7 +354,7 @@ def test_what_comes_back_malformed_is_a_readable_page(
     for query in ("", "state=", "state=%00%C2%B2", "code=x"):
         answer = people().back(f"{BASE}/ui/login/oidc/callback?{query}")
         assert answer.status_code == 400, (query, answer.text)
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
 
 
 def _with_nonce(authorize: str, nonce: str) -> str:
@@ -345,13 +364,13 @@ def _with_nonce(authorize: str, nonce: str) -> str:
 
 
 def test_a_mismatched_or_replayed_nonce_is_refused(
-    seeded: Database, people: Callable[..., Person]
+    sqlite_seeded: Database, people: Callable[..., Person]
 ) -> None:
     first = people()
     authorize = first.start()
     used = parse_qs(urlsplit(authorize).query)["nonce"][0]
     assert first.back(first.at_provider(authorize, "anna")).status_code == 200
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     for nonce in ("not-the-one-ratify-sent", used):
         person = people()
         # The request as ratify made it, but for another nonce (PKCE and state untouched).
@@ -359,7 +378,7 @@ def test_a_mismatched_or_replayed_nonce_is_refused(
         answer = person.back(callback)
         assert_refused(person, answer, 400, "intyg om vem du är kunde inte godtas")
         assert "invalid_claim: nonce" in text_of(answer.text)
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
 
 
 def _from_other(person: Person, other: OidcProvider) -> str:
@@ -369,9 +388,12 @@ def _from_other(person: Person, other: OidcProvider) -> str:
 
 
 def test_an_answer_or_token_from_another_issuer_is_refused(
-    seeded: Database, people: Callable[..., Person], idp: OidcProvider, other_idp: OidcProvider
+    sqlite_seeded: Database,
+    people: Callable[..., Person],
+    idp: OidcProvider,
+    other_idp: OidcProvider,
 ) -> None:
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     person = people()
     callback = _from_other(person, other_idp)
     assert parse_qs(urlsplit(callback).query)["iss"] == [other_idp.issuer]
@@ -383,7 +405,7 @@ def test_an_answer_or_token_from_another_issuer_is_refused(
     answer = person.back(stripped)
     assert answer.status_code == 400
     assert "en annan inloggningstjänst" in text_of(answer.text)  # ours always names itself
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
     # And an ID token the other provider signed is refused by ratify's own checks.
     token, nonce = _real_id_token(other_idp, CLIENT_ID)
     refused = _validation_refused(idp, token, nonce)
@@ -391,9 +413,9 @@ def test_an_answer_or_token_from_another_issuer_is_refused(
 
 
 def test_a_code_for_another_client_and_a_token_for_another_audience_are_refused(
-    seeded: Database, people: Callable[..., Person], idp: OidcProvider
+    sqlite_seeded: Database, people: Callable[..., Person], idp: OidcProvider
 ) -> None:
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     person = people()
     parts = urlsplit(person.start())
     query = {k: v[0] for k, v in parse_qs(parts.query).items()} | {"client_id": OTHER_APP}
@@ -401,22 +423,22 @@ def test_a_code_for_another_client_and_a_token_for_another_audience_are_refused(
     answer = person.back(callback)
     assert_refused(person, answer, 400, "godtog inte inloggningen")
     assert "invalid_grant" in text_of(answer.text)
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
     token, nonce = _real_id_token(idp, OTHER_APP)
     refused = _validation_refused(idp, token, nonce)
     assert (refused.reason, refused.detail) == ("oidc_invalid_token", "invalid_claim: aud")
 
 
 def test_an_expired_id_token_is_refused(
-    seeded: Database, people: Callable[..., Person], other_idp: OidcProvider
+    sqlite_seeded: Database, people: Callable[..., Person], other_idp: OidcProvider
 ) -> None:
     # The other provider's tokens live one second; ratify's clock reads ten seconds on.
     late = people(settings(other_idp), lambda: datetime.now(UTC) + timedelta(seconds=10))
-    before = counts(seeded)
+    before = counts(sqlite_seeded)
     answer = late.sign_in("anna")
     assert_refused(late, answer, 400, "intyg om vem du är kunde inte godtas")
     assert "expired_token" in text_of(answer.text)
-    assert counts(seeded) == before
+    assert counts(sqlite_seeded) == before
     on_time = people(settings(other_idp))
     assert on_time.sign_in("anna").status_code == 200
 
