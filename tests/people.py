@@ -8,9 +8,14 @@ whose role comes from groups or from an Entra-style `roles` list.
 
 from typing import Any
 
-from db import seed
-from tests.oidc_provider import client
+import httpx
+from fastapi.testclient import TestClient
 
+from db import seed
+from tests.oidc_provider import client, sign_in_over_http
+
+BASE = "https://testserver"
+"""Where an in-process ratify (a TestClient) is."""
 CLIENT_ID = "ratify"
 SECRET = "ratify-client-secret-" + "z" * 32
 CALLBACK = "/ui/login/oidc/callback"
@@ -107,3 +112,37 @@ def oidc_env(issuer: str, **extra: str) -> dict[str, str]:
         "RATIFY_OIDC_CLIENT_SECRET": SECRET,
         **{f"RATIFY_OIDC_{k.upper()}": v for k, v in extra.items()},
     }
+
+
+class Person:
+    """A browser: its side at ratify (TestClient) and at the provider (httpx)."""
+
+    def __init__(self, ratify: TestClient) -> None:
+        self.ratify = ratify
+        self.at_idp = httpx.Client(trust_env=False, timeout=30)
+
+    def start(self, next_: str = "/ui/programs/sup") -> str:
+        """Press "sign in through your organisation": the provider's authorization URL."""
+        r = self.ratify.get(f"/ui/login/oidc?next={next_}", follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return str(r.headers["location"])
+
+    def at_provider(self, authorize_url: str, login: str) -> str:
+        """Sign in at the provider as `login`; the callback URL it sends the browser to."""
+        answer = sign_in_over_http(self.at_idp, authorize_url, login)
+        location = str(answer.headers["location"])
+        assert location.startswith(BASE + "/ui/login/oidc/callback?"), location
+        return location
+
+    def back(self, callback: str, cookie: str | None = None) -> Any:
+        """Arrive at ratify's callback (with exactly this Cookie header, when given)."""
+        headers = {"cookie": cookie} if cookie is not None else None
+        return self.ratify.get(callback.removeprefix(BASE), headers=headers, follow_redirects=False)
+
+    def get(self, path: str, cookie: str) -> Any:
+        """GET `path` with exactly this Cookie header (not the browser's own)."""
+        return self.ratify.get(path, headers={"cookie": cookie}, follow_redirects=False)
+
+    def sign_in(self, login: str) -> Any:
+        """The whole sign-in; the callback's answer."""
+        return self.back(self.at_provider(self.start(), login))

@@ -41,9 +41,17 @@ from tests import databases
 from tests.conftest import SUP_2035, Api, respond_by
 from tests.integration.test_ui import form_csrf, grid_row, make_browser, set_cookies, text_of
 from tests.oidc_provider import OidcProvider, client, oidc_provider, sign_in_over_http
-from tests.people import ACCOUNTS, ANNA, CLIENT_ID, GROUP_MAP, SECRET, ratify_client
+from tests.people import (
+    ACCOUNTS,
+    ANNA,
+    BASE,
+    CLIENT_ID,
+    GROUP_MAP,
+    SECRET,
+    Person,
+    ratify_client,
+)
 
-BASE = "https://testserver"
 OTHER_APP = "another-app"
 
 
@@ -83,40 +91,6 @@ def settings(provider: OidcProvider, **extra: Any) -> Settings:
         oidc_client_secret=SECRET,
         **extra,
     )
-
-
-class Person:
-    """A browser: its side at ratify (TestClient) and at the provider (httpx)."""
-
-    def __init__(self, ratify: TestClient) -> None:
-        self.ratify = ratify
-        self.at_idp = httpx.Client(trust_env=False, timeout=30)
-
-    def start(self, next_: str = "/ui/programs/sup") -> str:
-        """Press "sign in through your organisation": the provider's authorization URL."""
-        r = self.ratify.get(f"/ui/login/oidc?next={next_}", follow_redirects=False)
-        assert r.status_code == 303, r.text
-        return str(r.headers["location"])
-
-    def at_provider(self, authorize_url: str, login: str) -> str:
-        """Sign in at the provider as `login`; the callback URL it sends the browser to."""
-        answer = sign_in_over_http(self.at_idp, authorize_url, login)
-        location = str(answer.headers["location"])
-        assert location.startswith(BASE + "/ui/login/oidc/callback?"), location
-        return location
-
-    def back(self, callback: str, cookie: str | None = None) -> Any:
-        """Arrive at ratify's callback (with exactly this Cookie header, when given)."""
-        headers = {"cookie": cookie} if cookie is not None else None
-        return self.ratify.get(callback.removeprefix(BASE), headers=headers, follow_redirects=False)
-
-    def get(self, path: str, cookie: str) -> Any:
-        """GET `path` with exactly this Cookie header (not the browser's own)."""
-        return self.ratify.get(path, headers={"cookie": cookie}, follow_redirects=False)
-
-    def sign_in(self, login: str) -> Any:
-        """The whole sign-in; the callback's answer."""
-        return self.back(self.at_provider(self.start(), login))
 
 
 @pytest.fixture
