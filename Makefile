@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint types pytest browser clean
+.PHONY: run test lint types pytest browser graphviz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(NODE_STAMP): package-lock.json
 	touch $(NODE_STAMP)
 
 ## run: serve on the embedded default (SQLite under ./var, mail to ./var/mail)
-run: $(STAMP)
+run: $(STAMP) graphviz
 	$(BIN)/ratify serve
 
 ## test: lint (ruff, import layers), types, and the whole suite on SQLite and PostgreSQL (and a headless browser)
@@ -32,6 +32,11 @@ browser:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+# The status page draws the state machines with Graphviz's `dot` (Debian's graphviz).
+graphviz:
+	@command -v dot >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,7 +45,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) browser
+pytest: $(STAMP) $(NODE_STAMP) browser graphviz
 	$(BIN)/pytest
 
 clean:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from api import checkpoints
 from api.bootstrap import database
@@ -19,7 +20,7 @@ from api.clock import utc_now
 from api.logging import configure_logging
 from api.server_keys import ServerKeyError
 from api.settings import Settings, notifications_config, sealer, signing_key
-from db import audit_verify, keys, migrate, seed, subscriptions
+from db import audit_verify, keys, migrate, seed, sessions, subscriptions
 from db.engine import Database
 from db.sealing import Unsealable
 from db.uow import UnitOfWork
@@ -99,6 +100,35 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         keys.revoke(uow, args.name)
         uow.commit()
     print(f"revoked {args.name!r}")
+    return 0
+
+
+def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The status page's sessions: live ones, or with --all the last 30 days'."""
+    with database(settings) as db, db.reads() as session:
+        rows = sessions.listing(session, utc_now(), everything=args.all)
+    print(
+        f"{'NAME':24} {'SUBJECT':28} {'E-MAIL':30} {'ROLE':12} {'BOARD':12} "
+        f"{'SIGNED IN':21} {'EXPIRES':21} ENDED"
+    )
+    for s in rows:
+        subject = s["subject"] or "(api key)"
+        print(
+            f"{s['name']:24} {subject:28} {s['email'] or '-':30} {s['role']:12} "
+            f"{s['board_id'] or '-':12} {_ts(s['created_at']):21} {_ts(s['expires_at']):21} "
+            f"{_ts(s['ended_at'])}"
+        )
+    return 0
+
+
+def cmd_sessions_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """End a person's sessions (or everyone's) at once, in every process."""
+    with database(settings) as db:
+        if args.all:
+            ended = sessions.end_all(db, utc_now())
+        else:
+            ended = sessions.end_person(db, args.subject, utc_now())
+    print(f"ended {ended} session{'s' if ended != 1 else ''}")
     return 0
 
 
@@ -285,6 +315,17 @@ def parser() -> argparse.ArgumentParser:
     revoke = k.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_keys_revoke)
+    ses = sub.add_parser("sessions", help="status page sessions").add_subparsers(
+        dest="sessions_command", required=True
+    )
+    listed = ses.add_parser("list", help="live sessions (never their tokens)")
+    listed.add_argument("--all", action="store_true", help="also ended and expired ones")
+    listed.set_defaults(func=cmd_sessions_list)
+    end = ses.add_parser("revoke", help="end a person's sessions (or all) at once")
+    whom = end.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--subject", help="the person's subject (sub) at the identity provider")
+    whom.add_argument("--all", action="store_true", help="every session, keys' too")
+    end.set_defaults(func=cmd_sessions_revoke)
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
@@ -329,7 +370,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `ratify` command; exit 2 with a clear message when it is refused."""
     args = parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = "_".join(str(p) for p in error["loc"]).upper()
+            name = f"RATIFY_{where}: " if where else ""
+            print(f"ratify: error: {name}{error['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_format, settings.log_level)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:

@@ -131,6 +131,8 @@ class BoardStatusOut(BaseModel):
     paragraph: str | None
     case_number: str | None
     recorded_by: str | None
+    recorded_by_subject: str | None = None
+    recorded_by_email: str | None = None
     recorded_at: datetime | None
     decision_id: str | None
     appeal_until: date | None
@@ -215,6 +217,8 @@ class Decision(BaseModel):
     announced_on: date | None
     note: str | None
     recorded_by: str
+    recorded_by_subject: str | None = None
+    recorded_by_email: str | None = None
     recorded_at: datetime
     appeal_until: date | None
     final_on: date | None

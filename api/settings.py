@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import AfterValidator
+from pydantic import AfterValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import server_keys
+from api.oidc_settings import OidcConfig, group_map, group_map_of, issuer_url
 from db.mail_queue import Retry
 from db.sealing import Sealer
 from notifications.config import Config, Smtp
@@ -54,6 +55,15 @@ class Settings(BaseSettings):
     """Signs the status page's sessions; every process of one service needs the same."""
     session_secret_file: Path = Path("var/session-secret")
     """Where the secret is kept when `session_secret` is not set (made on first use, 0600)."""
+    oidc_issuer: Annotated[str | None, AfterValidator(issuer_url)] = None
+    """The identity provider (OpenID Connect); with the client id and secret, people sign in."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = "ratify_role"
+    oidc_board_claim: str = "ratify_board"
+    oidc_group_map: Annotated[str | None, AfterValidator(group_map)] = None
+    """JSON: group id → {"role", "board"}; when set, the `groups` claim gives role and board."""
+    oidc_scopes: str = "openid profile email"
     sealing_keys: str | None = None
     """Seal webhook secrets at rest: Fernet keys, comma-separated; the first seals, all unseal."""
     sealing_key_file: Path = Path("var/sealing-keys")
@@ -62,6 +72,16 @@ class Settings(BaseSettings):
     """Signs audit checkpoints: an Ed25519 private key, PKCS#8 PEM or base64 of its 32 bytes."""
     signing_key_file: Path = Path("var/signing-key")
     """Where the signing key is kept (PEM) when `signing_key` is not set (made once, 0600)."""
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> "Settings":
+        given = [self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "RATIFY_OIDC_ISSUER, RATIFY_OIDC_CLIENT_ID and RATIFY_OIDC_CLIENT_SECRET"
+                " go together: set all three or none"
+            )
+        return self
 
 
 def sealer(settings: Settings) -> Sealer:
@@ -106,4 +126,20 @@ def notifications_config(settings: Settings) -> Config:
             ),
             sealer=sealer(settings),
         ),
+    )
+
+
+def oidc_config(settings: Settings) -> OidcConfig | None:
+    """The identity provider's settings, or None when people sign in with keys only."""
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret):
+        return None
+    return OidcConfig(
+        issuer=settings.oidc_issuer.rstrip("/"),
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        role_claim=settings.oidc_role_claim,
+        board_claim=settings.oidc_board_claim,
+        group_map=group_map_of(settings.oidc_group_map),
+        scopes=settings.oidc_scopes,
+        public_url=settings.public_url.rstrip("/") if settings.public_url else None,
     )

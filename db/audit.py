@@ -4,6 +4,25 @@ There is one chain per program (events without a program go to chain
 `_global`), so writes to different programs never wait on one row. Each
 append locks the chain's head row, links the new event to the previous hash
 and moves the head, all inside the caller's transaction.
+
+The canonical form (what an offline verifier must re-implement). An event's
+`hash` is the lowercase hex SHA-256 of the UTF-8 bytes of this JSON object,
+written with its keys sorted, no whitespace (separators `,` and `:`) and
+non-ASCII characters as themselves (not `\\u` escapes):
+
+    {"actor": [actor_name, actor_role, actor_board_id],
+     "at": <`at` in ISO 8601, UTC, e.g. "2019-06-10T08:15:00.123456+00:00">,
+     "board_id": ..., "chain": ..., "data": {...}, "prev_hash": ...,
+     "program_id": ..., "type": ..., "version_id": ...}
+
+with absent values as `null`. When the actor is a person (the event has an
+`actor_subject`), `actor` has two more items, `[actor_name, actor_role,
+actor_board_id, actor_subject, actor_email]`; for API keys and the service
+it keeps its three, so every event written before people could sign in
+still verifies. `at` is Python's `datetime.isoformat()` of the UTC instant:
+microseconds only when non-zero. `data` is the stored JSON (its own keys
+sorted too, at every depth). The first event of a chain has `prev_hash`
+"0" * 64; every later one the `hash` of the chain's previous event.
 """
 
 import contextlib
@@ -38,7 +57,7 @@ def event_hash(row: EventRow) -> str:
     fields = {
         "at": row.at.isoformat(),
         "type": row.type,
-        "actor": [row.actor_name, row.actor_role, row.actor_board_id],
+        "actor": actor_items(row),
         "program_id": row.program_id,
         "version_id": row.version_id,
         "board_id": row.board_id,
@@ -47,6 +66,25 @@ def event_hash(row: EventRow) -> str:
         "prev_hash": row.prev_hash,
     }
     return hashlib.sha256(canonical(fields)).hexdigest()
+
+
+def actor_items(row: EventRow) -> list[str | None]:
+    """The event's actor as the canonical form lists it (a person's subject and e-mail
+    only for a person: see the module docstring)."""
+    items = [row.actor_name, row.actor_role, row.actor_board_id]
+    if row.actor_subject is not None:
+        items += [row.actor_subject, row.actor_email]
+    return items
+
+
+def actor_view(
+    name: str, role: str, board_id: str | None, subject: str | None, email: str | None
+) -> dict[str, str | None]:
+    """An event's actor as the API and webhooks show it: `subject` and `email` for a person."""
+    view = {"name": name, "role": role, "board_id": board_id}
+    if subject is not None:
+        view |= {"subject": subject, "email": email}
+    return view
 
 
 WRITERS_LOCK = 0x7261746966790001
@@ -138,6 +176,8 @@ def append(
             actor_name=actor.name,
             actor_role=actor.role.value,
             actor_board_id=actor.board_id,
+            actor_subject=actor.subject,
+            actor_email=actor.email,
             program_id=event.program_id,
             version_id=event.version_id,
             board_id=event.board_id,
@@ -185,6 +225,8 @@ _EVENT_COLUMNS = (
     "actor_name",
     "actor_role",
     "actor_board_id",
+    "actor_subject",
+    "actor_email",
     "program_id",
     "version_id",
     "board_id",

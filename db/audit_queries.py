@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from db import models
-from db.audit import settled_seq
+from db.audit import actor_view, settled_seq
 from db.queries import View, boards_by_id, decode_cursor, encode_cursor, undecided_status
 from db.repositories import standing_decisions
 from workflow.errors import InvalidValue
@@ -55,7 +55,9 @@ def event_view(row: models.Event | Row[Any]) -> View:
         "seq": row.seq,
         "at": row.at,
         "type": row.type,
-        "actor": {"name": row.actor_name, "role": row.actor_role, "board_id": row.actor_board_id},
+        "actor": actor_view(
+            row.actor_name, row.actor_role, row.actor_board_id, row.actor_subject, row.actor_email
+        ),
         "program_id": row.program_id,
         "version_id": row.version_id,
         "board_id": row.board_id,
@@ -65,13 +67,15 @@ def event_view(row: models.Event | Row[Any]) -> View:
     }
 
 
-_VIEW_SELECT = select(
+_VIEW_SELECT: "Select[*tuple[Any, ...]]" = select(
     models.Event.seq,
     models.Event.at,
     models.Event.type,
     models.Event.actor_name,
     models.Event.actor_role,
     models.Event.actor_board_id,
+    models.Event.actor_subject,
+    models.Event.actor_email,
     models.Event.program_id,
     models.Event.version_id,
     models.Event.board_id,
@@ -145,6 +149,8 @@ REGISTER_COLUMNS = [
     "corrected",
     "recorded_by",
     "recorded_at",
+    "recorded_by_subject",
+    "recorded_by_email",
 ]
 
 
@@ -173,6 +179,8 @@ def register(session: Session, version: models.Version) -> list[View]:
                 "corrected": d.corrected if d else None,
                 "recorded_by": d.recorded_by if d else None,
                 "recorded_at": d.recorded_at if d else None,
+                "recorded_by_subject": d.recorded_by_subject if d else None,
+                "recorded_by_email": d.recorded_by_email if d else None,
             }
         )
     return rows

@@ -23,6 +23,8 @@ DECISION_FIELDS = (
     "announced_on",
     "note",
     "recorded_by",
+    "recorded_by_subject",
+    "recorded_by_email",
     "recorded_at",
     "appeal_until",
     "final_on",

@@ -1,5 +1,9 @@
 """Idempotency keys: the first answer to a write, kept to replay it for a retry.
 
+Keys are kept per caller: per API key name, or per person by the identity
+provider's subject (`Actor.identity`), never by a display name two people
+may share.
+
 The key row is inserted before the write runs, in its transaction, so a
 concurrent request with the same key waits on it and then finds the answer.
 """
@@ -22,7 +26,7 @@ class Stored:
 
 def find(uow: UnitOfWork, key: str) -> Stored | None:
     """The stored answer of the caller's key, if any."""
-    row = uow.session.get(IdempotencyKey, (uow.actor.name, key))
+    row = uow.session.get(IdempotencyKey, (uow.actor.identity, key))
     if row is None:
         return None
     return Stored(row.fingerprint, row.status_code, row.body, row.location)
@@ -31,7 +35,7 @@ def find(uow: UnitOfWork, key: str) -> Stored | None:
 def reserve(uow: UnitOfWork, key: str, fingerprint: str) -> IdempotencyKey:
     """Take the key for this transaction's write; fill in the answer with `keep`."""
     row = IdempotencyKey(
-        actor_name=uow.actor.name, key=key, fingerprint=fingerprint, created_at=uow.now
+        actor_name=uow.actor.identity, key=key, fingerprint=fingerprint, created_at=uow.now
     )
     uow.session.add(row)
     uow.session.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from db import models
 from db.engine import Database
 from db.uow import UnitOfWork
-from workflow.actors import Actor, Role
+from workflow.actors import PERSON_PREFIX, Actor, Role
 from workflow.errors import AlreadyExists, InvalidValue, NotFound
 from workflow.events import Event, EventType
 
@@ -35,6 +35,8 @@ def create(uow: UnitOfWork, name: str, role: Role, board_id: str | None) -> str:
     session = uow.session
     if role is Role.SYSTEM:
         raise InvalidValue("role must be admin, secretariat, board or auditor")
+    if name.startswith(PERSON_PREFIX):
+        raise InvalidValue(f"a key's name may not start with {PERSON_PREFIX!r} (it marks people)")
     if (role is Role.BOARD) != (board_id is not None):
         raise InvalidValue("a board key needs --board, and only a board key takes one")
     if board_id is not None and session.get(models.Board, board_id) is None:

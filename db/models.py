@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -146,6 +147,8 @@ class Decision(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_role: Mapped[str] = mapped_column(String(16))
     recorded_by_board: Mapped[str | None] = mapped_column(String(64))
+    recorded_by_subject: Mapped[str | None] = mapped_column(String(255))
+    recorded_by_email: Mapped[str | None] = mapped_column(String(320))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -211,6 +214,8 @@ class Event(Base):
     actor_name: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_board_id: Mapped[str | None] = mapped_column(String(64))
+    actor_subject: Mapped[str | None] = mapped_column(String(255))
+    actor_email: Mapped[str | None] = mapped_column(String(320))
     program_id: Mapped[str | None] = mapped_column(String(64))
     version_id: Mapped[str | None] = mapped_column(String(36))
     board_id: Mapped[str | None] = mapped_column(String(64))
@@ -429,3 +434,47 @@ class Attempt(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     response: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+# --- people on the status page: sessions and sign-ins under way --------------------------
+
+
+class UiSession(Base):
+    """A signed-in session of the status page: a person's or an API key's.
+
+    Only a keyed hash of the cookie's token is stored (`db/sessions.py`).
+    A key's session takes its role from the key on every request; a
+    person's carries what the identity provider's claims gave at sign-in.
+    """
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = (
+        CheckConstraint("(key_id IS NULL) <> (subject IS NULL)", name="key_or_person"),
+        Index("ix_ui_sessions_subject", "subject"),
+        Index("ix_ui_sessions_key_id", "key_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    board_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcLogin(Base):
+    """An OpenID Connect sign-in under way: taken (deleted) by the one callback that ends it."""
+
+    __tablename__ = "oidc_logins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -169,6 +169,8 @@ def board_statuses(session: Session, version: models.Version) -> list[View]:
             "paragraph": d.paragraph if d else None,
             "case_number": d.case_number if d else None,
             "recorded_by": d.recorded_by if d else None,
+            "recorded_by_subject": d.recorded_by_subject if d else None,
+            "recorded_by_email": d.recorded_by_email if d else None,
             "recorded_at": d.recorded_at if d else None,
             "decision_id": d.id if d else None,
             "appeal_until": d.appeal_until if d else None,

@@ -114,6 +114,8 @@ def decision_row(
         "recorded_by": actor.name,
         "recorded_by_role": actor.role.value,
         "recorded_by_board": actor.board_id,
+        "recorded_by_subject": actor.subject,
+        "recorded_by_email": actor.email,
         "recorded_at": now,
     }
 

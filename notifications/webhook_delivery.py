@@ -23,6 +23,7 @@ import httpx
 import structlog
 
 from db import models, webhook_queue
+from db.audit import actor_view
 from db.engine import Database
 from db.sealing import Sealer, Unsealable
 from db.webhook_queue import AttemptResult, DeliveryClaim
@@ -100,11 +101,13 @@ def payload(event: models.Event) -> bytes:
             "program_id": event.program_id,
             "version_id": event.version_id,
             "board_id": event.board_id,
-            "actor": {
-                "name": event.actor_name,
-                "role": event.actor_role,
-                "board_id": event.actor_board_id,
-            },
+            "actor": actor_view(
+                event.actor_name,
+                event.actor_role,
+                event.actor_board_id,
+                event.actor_subject,
+                event.actor_email,
+            ),
             **data,
         },
     }

@@ -3,6 +3,9 @@
     with oidc_provider(tmp_path, clients=[client(...)], accounts={...}) as provider:
         ...  # provider.issuer is http://127.0.0.1:PORT
 
+`port` fixes the port (for a relying party that must know its issuer before
+the provider starts); otherwise a free one is taken.
+
 The process runs `tests/oidc/provider.mjs` with a JSON file written here; it
 needs `node` and the repository's `node_modules` (`make test` runs `npm ci`).
 Its sign-in page takes a login name (the password is ignored) and consents
@@ -110,6 +113,7 @@ def oidc_provider(
     accounts: Mapping[str, Mapping[str, Any]],
     id_token_ttl: int = 3600,
     claims_in_id_token: bool = True,
+    port: int | None = None,
 ) -> Iterator[OidcProvider]:
     """Run a provider until the block ends (SIGTERM, then SIGKILL).
 
@@ -122,10 +126,10 @@ def oidc_provider(
     """
     executable = node()
     node_module("oidc-provider/package.json")
-    for attempt in range(3):  # another process may take the free port before node does
-        port = free_port()
+    for attempt in range(1 if port else 3):  # another process may take a free port first
+        listen = port or free_port()
         config = {
-            "port": port,
+            "port": listen,
             "clients": [dict(c) for c in clients],
             "accounts": {login: dict(claims) for login, claims in accounts.items()},
             "id_token_ttl": id_token_ttl,
@@ -134,7 +138,7 @@ def oidc_provider(
         config_path = tmp_path / f"oidc-provider-{attempt}.json"
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         provider = OidcProvider(
-            f"http://127.0.0.1:{port}", port, config, tmp_path / f"oidc-provider-{attempt}.log"
+            f"http://127.0.0.1:{listen}", listen, config, tmp_path / f"oidc-provider-{attempt}.log"
         )
         with provider.log_path.open("wb") as log:
             process = _start(executable, config_path, log)

@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import Literal, get_args
 
+from api.ui import words_people
+
 Lang = Literal["sv", "en"]
 LANGS: tuple[Lang, ...] = get_args(Lang)
 DEFAULT: Lang = "sv"
@@ -289,6 +291,10 @@ _LABELS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+_TEXT.update(words_people.TEXT)
+_LABELS["field"].update(words_people.FIELDS)
+
+
 def choose(requested: str | None, remembered: str | None) -> Lang:
     """The page's language: `?lang=` first, then the cookie, then Swedish."""
     for candidate in (requested, remembered):
@@ -309,6 +315,10 @@ class Words:
         """The text for `key`, with `{name}` placeholders filled in."""
         text = _TEXT[key][self._index]
         return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        """Whether there are words for `key`."""
+        return key in _TEXT
 
     def label(self, kind: str, value: str) -> str:
         """A state, status, role, event type … in words; the raw value when unknown."""

@@ -1,26 +1,29 @@
 """Signed-in sessions of the status page, and CSRF tokens for its forms.
 
-A session cookie never holds the token. It holds the API key's id and an
-expiry, signed with HMAC-SHA256 under a key derived from the server's
-secret and that API key's stored hash:
+A session cookie never holds an API token or anything from the identity
+provider. It holds a fresh random token of 256 bits:
 
-    ratify_session = v1.<key id>.<expires, unix seconds>.<nonce>.<signature>
+    ratify_session = v2.<token>
 
-Every request looks the key up again, so a revoked key (or a key created
-anew under the same name) ends its sessions at once, in every process; no
-session table is needed. The secret (RATIFY_SESSION_SECRET, else a file
-made once under var/, see `server_secret`) keeps someone who can read the
-database, and so the hashes, from forging a session; every `ratify serve`
-process of one service shares it, so they accept each other's sessions.
+and the server keeps a row for it (`db/sessions.py`) found by HMAC-SHA256
+of the token under a key derived from the server's secret: a copy of the
+database (hashes only) cannot be turned into a cookie, nor can someone
+who could write a row but does not know the secret plant one. Every request
+looks the row up again, so a session ends at once, in every process, when
+it is signed out, revoked (`ratify sessions revoke`), expires (8 hours), or
+its API key is revoked. The secret (RATIFY_SESSION_SECRET, else a file made
+once under var/, see `server_secret`) is the same for every process of one
+service, so they accept each other's sessions.
 
 Forms carry a CSRF token besides `SameSite=Strict`: the login form's token
-is also set in a cookie (double submit), the logout form's is derived from
-the session itself.
+is also set in a cookie (double submit), the signed-in forms' is derived
+from the session's token.
 """
 
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,33 +32,36 @@ from pathlib import Path
 from api.auth import Clock
 from api.server_keys import made_once
 from db import keys
+from db import sessions as stored
 from db.engine import Database
-from workflow.actors import Actor, Role
+from workflow.actors import Actor
 
 SESSION_COOKIE = "ratify_session"
 CSRF_COOKIE = "ratify_csrf"
 LANG_COOKIE = "ratify_lang"
+OIDC_COOKIE = "ratify_oidc"
 COOKIE_PATH = "/ui"
+OIDC_COOKIE_PATH = "/ui/login/oidc"
 LIFETIME = timedelta(hours=8)
-VERSION = "v1"
+VERSION = "v2"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
 class SignedIn:
-    """Who a valid session cookie stands for."""
+    """Who a live session stands for."""
 
     actor: Actor
-    key_id: int
-    payload: str
-    signing_key: bytes
+    token: str
+    expires_at: datetime
 
     def csrf(self) -> str:
         """The CSRF token of this session's forms."""
-        return _b64(hmac.digest(self.signing_key, b"csrf\x00" + self.payload.encode(), "sha256"))
+        return _b64(hmac.digest(self.token.encode(), b"ratify ui csrf v2", "sha256"))
 
     def csrf_ok(self, submitted: str) -> bool:
         """Whether a form's token belongs to this session."""
-        return hmac.compare_digest(self.csrf(), submitted)
+        return hmac.compare_digest(self.csrf().encode(), submitted.encode("utf-8", "replace"))
 
 
 def _b64(raw: bytes) -> str:
@@ -69,62 +75,62 @@ def server_secret(secret: str | None, path: Path) -> bytes:
     return bytes.fromhex(made_once(path, lambda: secrets.token_hex(32) + "\n").strip())
 
 
-def _signing_key(secret: bytes, token_hash: str) -> bytes:
-    """The session key of one API key: the server's secret and the key's stored hash."""
-    return hmac.digest(secret, b"ratify ui session v1\x00" + bytes.fromhex(token_hash), "sha256")
+def token_hash(secret: bytes, token: str) -> str:
+    """The stored form of a session's token: HMAC-SHA256 under the server's secret."""
+    key = hmac.digest(secret, b"ratify ui session v2", "sha256")
+    return hmac.new(key, token.encode(), "sha256").hexdigest()
 
 
-def _sign(signing_key: bytes, payload: str) -> str:
-    return _b64(hmac.digest(signing_key, b"session\x00" + payload.encode(), "sha256"))
+def _token_of(cookie: str | None) -> str | None:
+    """The token of a well-formed cookie value; None for anything else."""
+    if not cookie or not cookie.startswith(VERSION + "."):
+        return None
+    token = cookie[len(VERSION) + 1 :]
+    return token if _TOKEN.fullmatch(token) else None
 
 
-def sign_in(db: Database, secret: bytes, token: str, now: datetime) -> str | None:
-    """A session cookie value for a valid, unrevoked token; None otherwise."""
+def _open(db: Database, secret: bytes, actor: Actor, key_id: int | None, now: datetime) -> str:
+    token = secrets.token_urlsafe(32)
+    stored.start(db, token_hash(secret, token), actor, key_id, now, LIFETIME)
+    return f"{VERSION}.{token}"
+
+
+def sign_in_with_key(db: Database, secret: bytes, api_token: str, now: datetime) -> str | None:
+    """A session cookie value for a valid, unrevoked API token; None otherwise."""
     with db.lookup() as connection:
-        found = keys.resolve(connection, token.strip())
+        found = keys.resolve(connection, api_token.strip())
     if found is None:
         return None
-    _actor, key_id, _last_used = found
-    token_hash = keys.hash_token(token.strip())
-    expires = int((now + LIFETIME).timestamp())
-    payload = f"{VERSION}.{key_id}.{expires}.{secrets.token_urlsafe(12)}"
-    return f"{payload}.{_sign(_signing_key(secret, token_hash), payload)}"
+    actor, key_id, _last_used = found
+    return _open(db, secret, actor, key_id, now)
 
 
-def _parse(cookie: str) -> tuple[int, int, str, str] | None:
-    parts = cookie.split(".")
-    if len(parts) != 5 or parts[0] != VERSION:
-        return None
-    _version, key_id, expires, _nonce, signature = parts
-    if not (key_id.isdigit() and expires.isdigit()) or len(key_id) > 18 or len(expires) > 12:
-        return None
-    return int(key_id), int(expires), cookie.rsplit(".", 1)[0], signature
+def sign_in_person(db: Database, secret: bytes, person: Actor, now: datetime) -> str:
+    """A session cookie value for a person the identity provider vouched for."""
+    return _open(db, secret, person, None, now)
 
 
 def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> SignedIn | None:
-    """Who the session cookie stands for, checked against the keys table now; else None.
+    """Who the session cookie stands for, checked against its row now; else None.
 
-    Like `api.auth.authenticate`, it notes the key's last use (at most once a
-    minute).
+    For a key's session, like `api.auth.authenticate`, it notes the key's
+    last use (at most once a minute).
     """
-    parsed = _parse(cookie) if cookie else None
-    if parsed is None:
+    token = _token_of(cookie)
+    if token is None:
         return None
-    key_id, expires, payload, signature = parsed
     now = clock()
-    if expires <= now.timestamp():
+    found = stored.resume(db, token_hash(secret, token), now)
+    if found is None:
         return None
-    with db.reads() as session:
-        row = keys.by_id(session, key_id)
-        if row is None:
-            return None
-        signing_key = _signing_key(secret, row.token_hash)
-        if not hmac.compare_digest(_sign(signing_key, payload), signature):
-            return None
-        actor = Actor(name=row.name, role=Role(row.role), board_id=row.board_id)
-        last_used_at = row.last_used_at
-    keys.note_use(db, key_id, last_used_at, now)
-    return SignedIn(actor, key_id, payload, signing_key)
+    if found.key_id is not None:
+        keys.note_use(db, found.key_id, found.key_last_used_at, now)
+    return SignedIn(found.actor, token, found.expires_at)
+
+
+def sign_out(db: Database, secret: bytes, signed_in: SignedIn, now: datetime) -> None:
+    """End the session now, for every process."""
+    stored.end(db, token_hash(secret, signed_in.token), now)
 
 
 def new_csrf() -> str:
@@ -137,5 +143,6 @@ def csrf_matches(cookie: str | None, submitted: str | None) -> bool:
     if not cookie or not submitted:
         return False
     return hmac.compare_digest(
-        hashlib.sha256(cookie.encode()).digest(), hashlib.sha256(submitted.encode()).digest()
+        hashlib.sha256(cookie.encode("utf-8", "replace")).digest(),
+        hashlib.sha256(submitted.encode("utf-8", "replace")).digest(),
     )

@@ -202,6 +202,8 @@ class EventRow:
     type: str
     actor_name: str
     actor_role: str
+    actor_email: str | None
+    actor_subject: str | None
     board: str | None
     details: list[tuple[str, str]]
     hash: str
@@ -277,6 +279,8 @@ def audit_page(
             type=r.type,
             actor_name=r.actor_name,
             actor_role=r.actor_role,
+            actor_email=r.actor_email,
+            actor_subject=r.actor_subject,
             board=boards[r.board_id].municipality if r.board_id in boards else r.board_id,
             details=details(r.data, labels),
             hash=r.hash,

@@ -127,6 +127,8 @@ class Ratify:
         self.database_url = database_url
         self.servers: list[Server] = []
         self.clients: list[httpx.Client] = []
+        self.extra_env: dict[str, str] = {}
+        """More `RATIFY_*` settings for every process started from here on."""
         workdir.mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
@@ -135,7 +137,7 @@ class Ratify:
         if self.database_url is not None:
             env["RATIFY_DATABASE_URL"] = self.database_url
         env["RATIFY_LOG_FORMAT"] = "json"
-        return env
+        return env | self.extra_env
 
     # --- the CLI ---------------------------------------------------------
 

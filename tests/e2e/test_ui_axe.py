@@ -12,11 +12,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from db import seed
 from tests.e2e.axe import assert_accessible, axe_source
-from tests.e2e.browser import chromium, element, require_chromium, viewport, wait_for_url
+from tests.e2e.browser import (
+    chromium,
+    element,
+    require_chromium,
+    seen,
+    viewport,
+    wait_for_url,
+)
 from tests.e2e.conftest import Ratify
 from workflow.dates import today_in_stockholm
 
@@ -123,12 +131,32 @@ def test_login_page_with_an_error(site: Site) -> None:
         ("the program page in English", "/ui/programs/sup?lang=en"),
         ("the version's events", f"/ui/versions/{SUP_2035}/audit?lang=sv"),
         ("the 404 page", "/ui/programs/no-such-program?lang=sv"),
+        ("the decision form", f"/ui/versions/{SUP_2035}/decisions"),
+        ("the send-out form", f"/ui/versions/{SUP_2035}/send-out"),
+        ("the withdraw form in English", f"/ui/versions/{SUP_2035}/withdraw?lang=en"),
+        ("the new version form", "/ui/programs/sup/versions?lang=sv"),
     ],
 )
 def test_signed_in_page(site: Site, name: str, path: str) -> None:
     site.sign_in()
     site.open(path)
     assert_accessible(site.driver, name)
+
+
+def test_a_form_showing_errors(site: Site) -> None:
+    site.sign_in()
+    site.open("/ui/programs/sup/versions?lang=sv")
+    for name, value in (
+        ("label", "SUP 2040"),
+        ("drafted_on", "28 maj 2022"),
+        ("valid_from", "2023-01-01"),
+        ("document.title", "Södertörns utvecklingsprogram 2040"),
+    ):
+        site.driver.find_element(By.NAME, name).send_keys(value)
+    element(site.driver, "#submit").click()
+    assert "ÅÅÅÅ-MM-DD" in seen(site.driver, "#f-drafted-on-error")
+    assert element(site.driver, "#f-document-url").get_attribute("aria-invalid") == "true"
+    assert_accessible(site.driver, "a form showing errors")
 
 
 def test_the_program_page_on_a_phone(site: Site) -> None:

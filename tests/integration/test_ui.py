@@ -4,7 +4,7 @@ Runs on SQLite and PostgreSQL like every integration test. The client talks
 https to the test app, since the UI's cookies are `Secure`.
 """
 
-import hmac
+import hashlib
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -102,7 +102,7 @@ def grid_row(page: str, board_id: str) -> str:
 
 
 def test_login_sets_a_secure_httponly_cookie_that_is_not_the_token_and_logout_ends_it(
-    browser: TestClient, tokens: dict[str, str]
+    browser: TestClient, seeded: Database, tokens: dict[str, str]
 ) -> None:
     token = tokens["secretariat"]
     r = login(browser, token)
@@ -124,10 +124,16 @@ def test_login_sets_a_secure_httponly_cookie_that_is_not_the_token_and_logout_en
     refused = browser.post("/ui/logout", data={"csrf": "nope"}, follow_redirects=False)
     assert refused.status_code == 400
     assert browser.get("/ui/programs", follow_redirects=False).status_code == 200
-    r = browser.post("/ui/logout", data={"csrf": form_csrf(page.text)}, follow_redirects=False)
-    assert r.status_code == 303
-    assert r.headers["location"] == "/ui/login?bye=1"
-    assert browser.get("/ui/programs", follow_redirects=False).status_code == 303
+    cookie = browser.cookies[sessions.SESSION_COOKIE]
+    with make_browser(seeded) as other:  # another process of the service
+        assert programs_page(other, cookie).status_code == 200
+        r = browser.post("/ui/logout", data={"csrf": form_csrf(page.text)}, follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/ui/login?bye=1"
+        assert browser.get("/ui/programs", follow_redirects=False).status_code == 303
+        # The old cookie, kept by someone, is dead everywhere (issue 13, item 7).
+        assert programs_page(browser, cookie).status_code == 303
+        assert programs_page(other, cookie).status_code == 303
 
 
 def test_without_a_valid_session_every_page_sends_the_browser_to_the_login_form(
@@ -155,14 +161,16 @@ def test_without_a_valid_session_every_page_sends_the_browser_to_the_login_form(
     assert browser.post("/ui/login", content=b"\xff\xfe", follow_redirects=False).status_code == 400
 
     value = login(browser, tokens["auditor"]).cookies[sessions.SESSION_COOKIE]
-    version, key_id, expires, nonce, signature = value.split(".")
+    version, token = value.split(".")
     browser.cookies.clear()
     assert programs_page(browser, value).status_code == 200  # the genuine one
+    flipped = ("B" if token[0] == "A" else "A") + token[1:]
     for forged in (
-        f"{version}.{int(key_id) - 1}.{expires}.{nonce}.{signature}",  # another key
-        f"{version}.{key_id}.{int(expires) + 3600}.{nonce}.{signature}",  # a later expiry
-        f"{version}.{key_id}.{expires}.{nonce}.{signature[:-2]}AA",
+        f"{version}.{flipped}",  # another token
+        f"{version}.{token[:-1]}",
+        f"v1.{token}",
         "v1.1.99999999999.x.forged",
+        f"v2.{token}.{token}",
     ):
         assert programs_page(browser, forged).status_code == 303, forged
 
@@ -170,27 +178,38 @@ def test_without_a_valid_session_every_page_sends_the_browser_to_the_login_form(
 def test_reading_the_database_is_not_enough_to_forge_a_session(
     seeded: Database, tokens: dict[str, str], session_secret_file: Path
 ) -> None:
-    # What someone with a copy of the database knows: key ids and token hashes.
-    with seeded.reads() as session:
-        key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == "auditor")).one()
-        key_id, token_hash = key.id, key.token_hash
-    payload = f"v1.{key_id}.{int((utc_now() + timedelta(hours=1)).timestamp())}.nonce"
-    guesses = [
-        hmac.digest(bytes.fromhex(token_hash), b"ratify ui session v1", "sha256"),  # hash only
-        sessions._signing_key(b"", token_hash),
-        sessions._signing_key(b"a guess", token_hash),
-    ]
-    real = sessions._signing_key(sessions.server_secret(None, session_secret_file), token_hash)
     with make_browser(seeded) as browser:
+        cookie = login(browser, tokens["auditor"]).cookies[sessions.SESSION_COOKIE]
+        token = cookie.split(".")[1]
+        # What someone with a copy of the database knows: the session's row.
+        with seeded.reads() as session:
+            (row,) = session.scalars(select(models.UiSession)).all()
+            stored = row.token_hash
+        assert token not in stored
+        assert cookie not in stored
+        secret = sessions.server_secret(None, session_secret_file)
+        assert stored == sessions.token_hash(secret, token)
+        assert stored != hashlib.sha256(token.encode()).hexdigest()
+        browser.cookies.clear()
+        for guess in (stored, stored[:43], hashlib.sha256(stored.encode()).hexdigest()[:43]):
+            assert programs_page(browser, f"v2.{guess}").status_code == 303, guess
+        assert programs_page(browser, cookie).status_code == 200
 
-        def answer(signing_key: bytes) -> int:
-            cookie = f"{payload}.{sessions._sign(signing_key, payload)}"
-            status: int = programs_page(browser, cookie).status_code
-            return status
-
-        for guess in guesses:
-            assert answer(guess) == 303, guess
-        assert answer(real) == 200  # the same cookie, signed as the server signs
+        # Someone who could write a row but lacks the server's secret cannot plant one.
+        planted = "P" * 43
+        with seeded.writes() as session:
+            session.add(
+                models.UiSession(
+                    token_hash=hashlib.sha256(planted.encode()).hexdigest(),
+                    subject="intruder",
+                    name="Intruder",
+                    role="admin",
+                    created_at=utc_now(),
+                    expires_at=utc_now() + timedelta(hours=1),
+                )
+            )
+            session.commit()
+        assert programs_page(browser, f"v2.{planted}").status_code == 303
 
 
 def test_the_session_secret_is_made_once_kept_private_and_shared_by_every_process(
