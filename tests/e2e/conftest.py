@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -27,6 +27,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests import databases
+
+if TYPE_CHECKING:
+    from tests.e2e.fleet import Fleet
 
 READY_TIMEOUT = 60.0
 """Seconds a server may take to answer `/readyz` (two CPUs, several processes starting)."""
@@ -353,3 +356,16 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         return
     with empty_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+def fleet(database_url: str, tmp_path: Path) -> "Iterator[Fleet]":
+    """A fleet of `ratify serve` / `ratify worker` processes on the migrated, empty test
+    database of each backend (the hardening tests; `tests/e2e/fleet.py`)."""
+    from tests.e2e.fleet import Fleet
+
+    made = Fleet(tmp_path / "fleet", database_url)
+    try:
+        yield made
+    finally:
+        made.close()

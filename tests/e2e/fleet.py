@@ -176,16 +176,6 @@ class Fleet:
             raise stuck[0]
 
 
-@pytest.fixture
-def fleet(database_url: str, tmp_path: Path) -> Iterator[Fleet]:
-    """A fleet on the migrated, empty test database of each backend."""
-    fleet = Fleet(tmp_path / "fleet", database_url)
-    try:
-        yield fleet
-    finally:
-        fleet.close()
-
-
 # --- HTTP --------------------------------------------------------------------
 
 
