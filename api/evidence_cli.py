@@ -32,7 +32,7 @@ def _read(path: str) -> Any:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         return json.loads(text)
-    except (OSError, UnicodeError, ValueError) as exc:
+    except (OSError, UnicodeError, ValueError, RecursionError) as exc:
         raise InvalidValue(f"cannot read the certificate {path}: {exc}") from None
 
 
@@ -42,7 +42,10 @@ def trusted_key(given: str | None, settings: Settings) -> Ed25519PublicKey | Non
     key's public half when there is one; None when neither."""
     if given is not None:
         path = Path(given)
-        text = path.read_text(encoding="utf-8") if path.is_file() else given
+        try:
+            text = path.read_text(encoding="utf-8") if path.is_file() else given
+        except (OSError, UnicodeError) as exc:
+            raise InvalidValue(f"--key: cannot read {given}: {exc}") from None
         try:
             view = json.loads(text)
             if isinstance(view, dict):

@@ -164,6 +164,11 @@ def test_the_story_ends_with_certificates_the_cli_accepts(story: Story) -> None:
     done = verify(story.outsider, story.sup_2035)  # nothing to check against
     assert done.returncode == 2
     assert "no key to check against" in done.stderr
+    garbled = story.outsider.workdir / "garbled.json"
+    garbled.write_text("{not json", encoding="utf-8")
+    done = story.outsider.cli("certificate", "verify", str(garbled), "--key", key_file, check=False)
+    assert done.returncode == 2
+    assert last_line(done.stderr).startswith("ratify: error: cannot read the certificate")
 
 
 def refusal(done: "subprocess.CompletedProcess[str]") -> list[str]:
