@@ -78,9 +78,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "signature": ("Signatur", "Signature"),
     "signature_intro": (
         "Intyget är signerat med tjänstens nyckel (Ed25519). Kontrollera JSON-versionen med"
-        " `ratify certificate verify` eller de trettio raderna Python i README.",
+        " `ratify certificate verify` eller Python-verifieraren i README.",
         "The certificate is signed with the service's key (Ed25519). Check its JSON form"
-        " with `ratify certificate verify` or the thirty lines of Python in the README.",
+        " with `ratify certificate verify` or the plain-Python verifier in the README.",
     ),
     "key_id": ("Nyckel-id", "Key id"),
     "public_key": ("Publik nyckel", "Public key"),
