@@ -10,7 +10,18 @@ from api import errors, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
-from api.routes import audit, boards, decisions, ops, programs, reminders, versions, webhooks
+from api.routes import (
+    audit,
+    boards,
+    decisions,
+    evidence,
+    ops,
+    programs,
+    public,
+    reminders,
+    versions,
+    webhooks,
+)
 from api.settings import Settings, notifications_config, signing_key
 from db.engine import Database
 from notifications.scheduler import start_scheduler
@@ -57,6 +68,8 @@ def create_app(
     app.state.signing_key = signing_key(settings)
     errors.install(app)
     for module in (ops, boards, programs, versions, decisions, reminders, audit, webhooks):
+        app.include_router(module.router)
+    for module in (evidence, public):  # certificates, publishing, calendars; the public page
         app.include_router(module.router)
     ui.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
-from api import checkpoints
+from api import checkpoints, evidence_cli
 from api.bootstrap import database
 from api.clock import utc_now
 from api.logging import configure_logging
@@ -349,6 +349,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "certificate-key", help="print the public key that signs checkpoints"
     ).set_defaults(func=cmd_certificate_key)
+    evidence_cli.add_commands(sub)  # certificate verify, feeds
     hooks = sub.add_parser("webhooks", help="webhook subscriptions").add_subparsers(
         dest="webhooks_command", required=True
     )

@@ -107,6 +107,7 @@ class Program(BaseModel):
     owner: str
     boards: list[str]
     in_force_version_id: str | None
+    public: bool = Field(description="shown on the public notice page `/public/programs/{id}`")
 
 
 class Document(In):

@@ -52,9 +52,10 @@ def canonical(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def event_hash(row: EventRow) -> str:
-    """SHA-256 over the event's content and the hash before it."""
-    fields = {
+def hashed_fields(row: EventRow) -> dict[str, Any]:
+    """Every field an event's hash covers, as the JSON values hashed (a certificate of
+    adoption carries them, so the hash can be recomputed offline)."""
+    return {
         "at": row.at.isoformat(),
         "type": row.type,
         "actor": actor_items(row),
@@ -65,7 +66,11 @@ def event_hash(row: EventRow) -> str:
         "chain": row.chain,
         "prev_hash": row.prev_hash,
     }
-    return hashlib.sha256(canonical(fields)).hexdigest()
+
+
+def event_hash(row: EventRow) -> str:
+    """SHA-256 over the event's content and the hash before it."""
+    return hashlib.sha256(canonical(hashed_fields(row))).hexdigest()
 
 
 def actor_items(row: EventRow) -> list[str | None]:

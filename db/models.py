@@ -52,6 +52,8 @@ class Program(Base):
     title: Mapped[str] = mapped_column(String(500))
     owner: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Shown on the public notice page (`/public/programs/{id}`) and its calendar."""
 
 
 class ProgramBoard(Base):
@@ -273,6 +275,19 @@ class ApiKey(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CalendarFeed(Base):
+    """A key's calendar feed URL: a separate secret (stored only as its SHA-256 hash) that
+    a calendar client sends instead of the key's bearer token; revoked on its own."""
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

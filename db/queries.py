@@ -118,6 +118,7 @@ def program_view(session: Session, row: models.Program) -> View:
         "owner": row.owner,
         "boards": list(program_members(session, row.id)),
         "in_force_version_id": in_force_id(session, row.id),
+        "public": row.public,
     }
 
 

@@ -16,6 +16,8 @@ class EventType(StrEnum):
 
     BOARD_CREATED = "board.created"
     PROGRAM_CREATED = "program.created"
+    PROGRAM_PUBLISHED = "program.published"
+    PROGRAM_UNPUBLISHED = "program.unpublished"
     VERSION_DRAFTED = "version.drafted"
     VERSION_IMPORTED = "version.imported"
     VERSION_SENT_OUT = "version.sent_out"
@@ -41,6 +43,8 @@ class EventType(StrEnum):
     MAIL_FAILED = "mail.failed"
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
+    FEED_CREATED = "feed.created"
+    FEED_REVOKED = "feed.revoked"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_DELETED = "webhook.deleted"
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105  (an event name)

@@ -188,7 +188,9 @@ def draft(
         replaces=replaces.id if replaces else None,
         document_sha256=document_sha256,
     )
-    version.record(EventType.VERSION_DRAFTED, replaces=version.replaces)
+    # The document's hash, when there is one, goes into the chain (certificates bind to it).
+    document = {"document_sha256": document_sha256} if document_sha256 else {}
+    version.record(EventType.VERSION_DRAFTED, replaces=version.replaces, **document)
     return version
 
 

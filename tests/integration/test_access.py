@@ -84,6 +84,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): DECIDE,
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): DECIDE,
     ("GET", "/v1/workflow/diagram"): READ,
+    # Evidence and openness (issue 17): certificates and calendars are reads (a calendar
+    # also takes a key's feed secret, which acts with that key's role); publishing a
+    # program is the secretariat's.
+    ("GET", "/v1/versions/{version_id}/certificate"): READ,
+    ("PATCH", "/v1/programs/{program_id}"): WRITE_PROGRAMS,
+    ("GET", "/v1/programs/{program_id}/deadlines.ics"): READ,
 }
 """The contract's role table, per route: who may call it (admin always may)."""
 
@@ -114,6 +120,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/versions/{}/send-out"): {"respond_by": "<respond_by>"},
     ("POST", "/v1/versions/{}/withdraw"): {"reason": "access matrix"},
     ("POST", "/v1/versions/{}/decisions"): decision("tyreso"),
+    ("PATCH", "/v1/programs/{}"): {"public": True},
     ("POST", "/v1/webhooks"): {
         "url": "https://hooks.example/ratify",
         "events": ["version.in_force"],

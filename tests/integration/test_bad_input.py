@@ -375,6 +375,9 @@ def check_unknown_ids_are_404_on_every_route(api: Api) -> None:
         ("POST", "/v1/versions/{version_id}/withdraw", "secretariat", {"reason": "x"}),
         ("POST", "/v1/versions/{version_id}/decisions", "tyreso", decision("tyreso")),
         ("GET", "/v1/versions/{version_id}/decisions", "secretariat", None),
+        ("PATCH", "/v1/programs/{program_id}", "secretariat", {"public": True}),
+        ("GET", "/v1/versions/{version_id}/certificate", "tyreso", None),
+        ("GET", "/v1/programs/{program_id}/deadlines.ics", "tyreso", None),
     ]
     for method, template, as_, body in explicit:
         for bogus in ("nope", BOGUS):
@@ -393,8 +396,9 @@ def check_unknown_ids_are_404_on_every_route(api: Api) -> None:
     for method, template in sorted(routes - covered):
         if "{" not in template:
             continue
-        r = send(api, method, fill(template, BOGUS), json={} if method == "POST" else None)
-        if method == "POST":  # its body is not known here: refused one way or the other
+        with_body = method in {"POST", "PATCH"}
+        r = send(api, method, fill(template, BOGUS), json={} if with_body else None)
+        if with_body:  # its body is not known here: refused one way or the other
             assert_any_problem(r, {404, 422})
         else:
             assert_problem(r, 404, "not_found")

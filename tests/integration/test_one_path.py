@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api import cli
+from api import cli, evidence_cli
 from api.app import create_app
 from api.settings import Settings, notifications_config
 from db import seed
@@ -103,6 +103,8 @@ def test_every_event_type_reaches_a_subscriber_to_all(
             == 0
         )
         assert cli.cmd_keys_revoke(cli_args(name="kansliet"), settings) == 0
+        assert evidence_cli.cmd_feeds_create(cli_args(key="admin"), settings) == 0
+        assert evidence_cli.cmd_feeds_revoke(cli_args(key="admin"), settings) == 0
         tokens["secretariat"] = make_key(db, "secretariat", Role.SECRETARIAT)
         for board_id in BOARD_IDS:
             tokens[board_id] = make_key(db, f"{board_id}-system", Role.BOARD, board_id)
@@ -136,6 +138,13 @@ def test_every_event_type_reaches_a_subscriber_to_all(
                 f"/v1/versions/{version['id']}/decisions", decision("salem", outcome), as_="salem"
             )
 
+        for public in (True, False):  # program.published, program.unpublished
+            r = api.client.patch(
+                "/v1/programs/sup",
+                json={"public": public},
+                headers={"Authorization": f"Bearer {tokens['admin']}"},
+            )
+            assert r.status_code == 200, r.text
         api.post(f"/v1/webhooks/{hook['id']}/rotate-secret", as_="admin")
         other = api.post("/v1/webhooks", {"url": rx.url, "events": ["key.created"]}, as_="admin")
         api.client.delete(
