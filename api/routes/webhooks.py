@@ -118,8 +118,7 @@ def delete_webhook(
         subscriptions.delete(uow, webhook_id)
         return Result(204, None)
 
-    write(actor, None, command)
-    return Response(status_code=204)
+    return write(actor, None, command)
 
 
 @router.post("/{webhook_id}/rotate-secret")
