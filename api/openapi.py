@@ -114,6 +114,7 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "Location": {
         "description": "The path of the resource created.",
+        "required": True,
         "schema": {"type": "string"},
     },
     "ETag": {
@@ -297,6 +298,7 @@ def finish(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
         }
     }
     schema["security"] = [{BEARER: []}]
+    shared: dict[str, Any] = {}
     for context in iter_route_contexts(app.routes):
         if not isinstance(context.original_route, APIRoute):
             continue
@@ -305,7 +307,8 @@ def finish(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             continue
         for method in sorted(route.methods or ()):
             operation = schema["paths"][route.path_format][method.lower()]
-            _operation(operation, route)
+            _operation(operation, route, shared)
+    components["responses"] = dict(sorted(shared.items()))
     schema["components"] = {key: components[key] for key in sorted(components)}
     definitions_sorted = dict(sorted(components["schemas"].items()))
     components["schemas"].clear()
@@ -313,8 +316,12 @@ def finish(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def _operation(operation: dict[str, Any], route: Any) -> None:
-    """Finish one operation: security, problems, headers, request example."""
+def _operation(operation: dict[str, Any], route: Any, shared: dict[str, Any]) -> None:
+    """Finish one operation: security, problems, headers, request example.
+
+    A problem response of one code is shared (`components/responses`, named
+    after the code: `NotFound`); one of several codes is the operation's own.
+    """
     dependant: Dependant = route.dependant
     deps = list(calls(dependant))
     if not any(isinstance(call, auth.Allow) for call in deps):
@@ -335,7 +342,7 @@ def _operation(operation: dict[str, Any], route: Any) -> None:
         codes.setdefault(all_codes[code][0], set()).add(code)
     for status, found in sorted(codes.items()):
         if status not in own:
-            responses[str(status)] = problem_response(status, sorted(found))
+            responses[str(status)] = _problem_or_shared(status, sorted(found), shared)
     operation["responses"] = dict(sorted(responses.items()))
     parameters: list[dict[str, Any]] = operation.get("parameters", [])
     for parameter in parameters:
@@ -371,6 +378,15 @@ def _request_example(operation: dict[str, Any]) -> None:
     name = ref.removeprefix(REF)
     if name in examples.REQUESTS:
         media["example"] = examples.REQUESTS[name]
+
+
+def _problem_or_shared(status: int, codes: list[str], shared: dict[str, Any]) -> dict[str, Any]:
+    """The problem response, or a reference to the shared one for a single code."""
+    if len(codes) > 1:
+        return problem_response(status, codes)
+    name = "".join(part.capitalize() for part in codes[0].split("_"))
+    shared.setdefault(name, problem_response(status, codes))
+    return {"$ref": "#/components/responses/" + name}
 
 
 def problem_response(status: int, codes: list[str]) -> dict[str, Any]:
