@@ -223,6 +223,11 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def named_model(name: str) -> type[BaseModel]:
+    """The model that `request_body()` or `content()` named `name`."""
+    return _MODELS[name]
+
+
 # --- what a route is, from its dependencies ----------------------------------------------
 
 
