@@ -158,8 +158,7 @@ def rule(
     status_code=201,
     response_model=schemas.Correction,
     operation_id="correct_decision",
-    responses=problems(NotCorrectable, InvalidValue, InvalidTransition, "forbidden_board")
-    | headers(201, "Location"),
+    responses=problems(NotCorrectable, InvalidValue, "forbidden_board") | headers(201, "Location"),
 )
 def correct(
     decision_id: str,
