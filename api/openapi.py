@@ -33,6 +33,15 @@ it says what the server does:
 `tests/integration/test_openapi.py` fails for a route that breaks these rules
 (and freezes the operationIds); `docs/openapi.json` is the committed snapshot:
 `.venv/bin/python -m api.openapi > docs/openapi.json` regenerates it.
+
+A new route, in its decorator: `operation_id="verb_noun"` (and its line in
+the test's `OPERATION_IDS`); `response_model=` for JSON, or `response_class=`
+for text (`CsvText`, `MermaidText`, …) and `content()` for a second media type;
+`responses=problems(...)` naming the domain errors and `ApiError` codes it can
+give beyond the derived ones (a new `ApiError` code goes into `API_ERRORS`),
+`| headers(status, "Location", …)` for the headers it sends; a request body's
+example in `api/examples.py`; a new tag in `TAGS`. A new write also joins the
+story of `tests/integration/test_openapi_headers.py`.
 """
 
 import base64
