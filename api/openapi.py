@@ -162,6 +162,12 @@ class MermaidText(PlainTextResponse):
     media_type = "text/vnd.mermaid"
 
 
+class CalendarText(PlainTextResponse):
+    """An iCalendar feed (`text/calendar`), for the schema."""
+
+    media_type = "text/calendar"
+
+
 Raisable = type[DomainError] | str
 """A domain error class (see `DOMAIN_ERRORS`), or the code of an `ApiError` (`API_ERRORS`)."""
 
@@ -206,8 +212,9 @@ def _ref(annotation: Any) -> dict[str, Any]:
     for name, definition in schema.pop("$defs", {}).items():
         _SCHEMAS.setdefault(name, definition)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if _MODELS.setdefault(annotation.__name__, annotation) is not annotation:
+            raise ValueError(f"two models are named {annotation.__name__}: rename one")
         _SCHEMAS.setdefault(annotation.__name__, schema)
-        _MODELS[annotation.__name__] = annotation
         return {"$ref": REF + annotation.__name__}
     return schema
 
@@ -302,7 +309,9 @@ def finish(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
         definitions.pop(name, None)
     _ref(Problem)
     for name, definition in _SCHEMAS.items():
-        definitions.setdefault(name, definition)
+        found = definitions.setdefault(name, definition)
+        if set(found.get("properties", ())) != set(definition.get("properties", ())):
+            raise ValueError(f"two different schemas are named {name}: rename a model")
     components["securitySchemes"] = {
         BEARER: {
             "type": "http",
