@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from api import errors, openapi, ui
+from api import errors, openapi, openapi_info, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
@@ -53,10 +53,10 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=_lifespan,
-        openapi_tags=openapi.TAGS,
+        openapi_tags=openapi_info.TAGS,
         servers=[{"url": settings.public_url or "/"}],
-        contact=openapi.CONTACT,
-        license_info=openapi.LICENSE,
+        contact=openapi_info.CONTACT,
+        license_info=openapi_info.LICENSE,
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.db = bootstrap(settings, db)

@@ -40,20 +40,16 @@ for text (`CsvText`, `MermaidText`, …) and `content()` for a second media type
 `responses=problems(...)` naming the domain errors and `ApiError` codes it can
 give beyond the derived ones (a new `ApiError` code goes into `API_ERRORS`),
 `| headers(status, "Location", …)` for the headers it sends; a request body's
-example in `api/examples.py`; a new tag in `TAGS`. A new write also joins the
+example in `api/examples.py`; a new tag in `api/openapi_info.py`. A new write also joins the
 story of `tests/integration/test_openapi_headers.py`.
 """
 
-import base64
 import copy
 import json
 import sys
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import PlainTextResponse
@@ -63,8 +59,8 @@ from pydantic import BaseModel, TypeAdapter, WithJsonSchema
 from api import auth, examples
 from api.deps import get_db
 from api.errors import API_ERRORS, DOMAIN_ERRORS, PROBLEM, TYPE_BASE, problem_codes
+from api.openapi_info import canonical_settings
 from api.responses import Problem
-from api.settings import Settings
 from api.writes import write
 from db.engine import open_database
 from workflow.errors import DomainError
@@ -76,33 +72,6 @@ CODES = "x-problem-codes"
 """Key of the codes that `problems()` puts in a route's `responses` (read and removed here)."""
 REQUEST_MODEL = "x-request-model"
 """Key of the model that `request_body()` names for a body FastAPI sees as a plain dict."""
-
-TAGS = [
-    {"name": "operations", "description": "Health, readiness, metrics and the workflow."},
-    {"name": "boards", "description": "The member municipalities' deciding bodies."},
-    {
-        "name": "programs",
-        "description": "Joint programs, their versions, and which version was in force when.",
-    },
-    {
-        "name": "versions",
-        "description": "A version: sending it out, withdrawing it, the boards' decisions.",
-    },
-    {
-        "name": "decisions",
-        "description": "A decision after its meeting: announcement, appeals, rulings, corrections.",
-    },
-    {"name": "reminders", "description": "The e-mails that remind boards that have not decided."},
-    {
-        "name": "audit",
-        "description": "The hash-chained audit trail, its verification and signed checkpoints,"
-        " the decision register.",
-    },
-    {"name": "webhooks", "description": "Subscriptions to events, signed deliveries."},
-]
-
-CONTACT = {"name": "Södertörns samarbetskommitté, ratify", "url": "https://ratify.example/"}
-LICENSE = {"name": "Proprietary: no licence is granted"}
 
 REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     "Idempotency-Key": {
@@ -360,7 +329,7 @@ def _operation(operation: dict[str, Any], route: Any, shared: dict[str, Any]) ->
             declared.setdefault(int(status), set()).add(code)
         responses.get(str(status), {}).pop(CODES, None)
     all_codes = problem_codes()
-    codes = declared
+    codes = declared  # and the derived ones:
     for code in derived_codes(dependant, route.body_field is not None):
         codes.setdefault(all_codes[code][0], set()).add(code)
     for status, found in sorted(codes.items()):
@@ -445,28 +414,9 @@ def problem_response(status: int, codes: list[str]) -> dict[str, Any]:
     return response
 
 
-def canonical_settings() -> Settings:
-    """Settings that serve the canonical schema: no `.env`, no public URL, throwaway keys (so
-    that printing the schema makes no key files)."""
-    return Settings(
-        _env_file=None,
-        public_url=None,
-        sealing_keys=Fernet.generate_key().decode(),
-        signing_key=private_key_base64(),
-    )
-
-
-def private_key_base64() -> str:
-    """A new Ed25519 private key as base64 of its 32 bytes."""
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        Encoding.Raw, PrivateFormat.Raw, NoEncryption()
-    )
-    return base64.b64encode(raw).decode()
-
-
 def main() -> None:
     """Print the schema the server serves with default settings (for `docs/openapi.json`)."""
-    from api.app import create_app
+    from api.app import create_app  # the app imports this module
 
     db = open_database("sqlite://")
     try:

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
-from api import auth, examples, openapi
+from api import auth, examples, openapi, openapi_info
 from api.app import create_app
 from api.errors import API_ERRORS, PROBLEM, problem_codes
 from db.engine import open_database
@@ -85,7 +85,7 @@ TYPED_MEDIA = {
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """The app with the canonical settings (its database is never opened by these tests)."""
     database = open_database(f"sqlite:///{tmp_path_factory.mktemp('unused') / 'unused.db'}")
-    yield create_app(database, openapi.canonical_settings())
+    yield create_app(database, openapi_info.canonical_settings())
     database.dispose()
 
 
@@ -163,7 +163,7 @@ def test_servers_are_relative_or_the_public_url(schema: dict[str, Any], tmp_path
     assert schema["servers"] == [{"url": "/"}]
     database = open_database(f"sqlite:///{tmp_path / 'unused.db'}")
     try:
-        settings = openapi.canonical_settings().model_copy(
+        settings = openapi_info.canonical_settings().model_copy(
             update={"public_url": "https://ratify.example.se"}
         )
         served = create_app(database, settings).openapi()
