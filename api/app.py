@@ -54,7 +54,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=_lifespan,
         openapi_tags=openapi_info.TAGS,
-        servers=[{"url": settings.public_url or "/"}],
+        servers=[{"url": (settings.public_url or "").rstrip("/") or "/"}],
         contact=openapi_info.CONTACT,
         license_info=openapi_info.LICENSE,
         generate_unique_id_function=openapi.operation_id,
