@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from api import errors, ui
+from api import errors, openapi, openapi_info, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
@@ -59,7 +59,17 @@ def create_app(
 ) -> FastAPI:
     """The app, wired to `db` (already migrated; bootstrapped here) and `clock`."""
     settings = settings or Settings()
-    app = FastAPI(title="ratify", version="1", description=DESCRIPTION, lifespan=_lifespan)
+    app = FastAPI(
+        title="ratify",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        openapi_tags=openapi_info.TAGS,
+        servers=[{"url": (settings.public_url or "").rstrip("/") or "/"}],
+        contact=openapi_info.CONTACT,
+        license_info=openapi_info.LICENSE,
+        generate_unique_id_function=openapi.operation_id,
+    )
     app.state.db = bootstrap(settings, db)
     app.state.clock = clock
     app.state.settings = settings
@@ -72,5 +82,6 @@ def create_app(
     for module in (evidence, public):  # certificates, publishing, calendars; the public page
         app.include_router(module.router)
     ui.install(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

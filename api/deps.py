@@ -80,14 +80,18 @@ class RequestInfo:
 async def request_info(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-    if_match: Annotated[str | None, Header(max_length=500)] = None,
 ) -> RequestInfo:
-    """The headers and client details of a write."""
+    """The headers and client details of a write.
+
+    `If-Match` is read here but is no parameter of every write: only the
+    routes that hand it to their command honour it, and the OpenAPI schema
+    declares it on those alone (`api/openapi.py`).
+    """
     return RequestInfo(
         method=request.method,
         path=request.url.path,
         idempotency_key=idempotency_key,
-        if_match=if_match,
+        if_match=request.headers.get("if-match"),
         client=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )

@@ -54,15 +54,50 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
 }
 """Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
 
-HTTP_CODES = {
-    400: ("malformed_body", "The request body is not valid JSON"),
-    401: ("unauthenticated", "A valid bearer token is required"),
-    403: ("forbidden", "This token may not do that"),
-    404: ("not_found", "No such resource"),
-    405: ("method_not_allowed", "Method not allowed"),
-    413: ("payload_too_large", "The request body is too large"),
-    415: ("unsupported_media_type", "The request body must be JSON"),
+API_ERRORS: dict[str, tuple[int, str]] = {
+    "malformed_body": (400, "The request body is not valid JSON"),
+    "unauthenticated": (401, "A valid bearer token is required"),
+    "forbidden": (403, "This token may not do that"),
+    "forbidden_board": (403, "This token acts for another board"),
+    "not_found": (404, "No such resource"),
+    "none_in_force": (404, "No version was in force"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "conflict": (409, "A concurrent change won"),
+    "chain_broken": (409, "The audit trail is broken; no checkpoint vouches for it"),
+    "payload_too_large": (413, "The request body is too large"),
+    "unsupported_media_type": (415, "The request body must be JSON"),
+    "validation_error": (422, "A field is invalid"),
+    "idempotency_key_reused": (422, "Idempotency-Key was used for another request"),
+    "internal_error": (500, "Internal error"),
+    "database_unavailable": (503, "The database is unavailable"),
 }
+"""Problem code → (HTTP status, title) of the problems the HTTP layer answers itself: the
+`ApiError`s raised in `api/` (a test holds every one to this table), request validation,
+Starlette's HTTP errors and the database's. The OpenAPI schema is built from this table
+and `DOMAIN_ERRORS` (`api/openapi.py`)."""
+
+HTTP_CODES = {
+    status: (code, API_ERRORS[code][1])
+    for code in (
+        "malformed_body",
+        "unauthenticated",
+        "forbidden",
+        "not_found",
+        "method_not_allowed",
+        "payload_too_large",
+        "unsupported_media_type",
+    )
+    for status in (API_ERRORS[code][0],)
+}
+"""Status of a Starlette `HTTPException` → (problem code, title)."""
+
+
+def problem_codes() -> dict[str, tuple[int, str]]:
+    """Every problem `code` the service can answer → (HTTP status, title)."""
+    codes = dict(API_ERRORS)
+    for status, code, title in DOMAIN_ERRORS.values():
+        codes.setdefault(code, (status, title))
+    return codes
 
 
 class ApiError(Exception):
@@ -92,6 +127,14 @@ def problem(
     return Response(dumps({**body, **extra}), status, headers=headers, media_type=PROBLEM)
 
 
+def known(
+    code: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    """The problem response of a code in `API_ERRORS`, with its status and title."""
+    status, title = API_ERRORS[code]
+    return problem(status, code, title, detail, headers, **extra)
+
+
 def _domain(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     for cls in type(exc).__mro__:
@@ -118,11 +161,9 @@ def _validation(_request: Request, exc: Exception) -> Response:
         for e in exc.errors()
     ]
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem(
-            400, "malformed_body", "The request body is not valid JSON", errors[0]["msg"]
-        )
+        return known("malformed_body", errors[0]["msg"])
     detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
-    return problem(422, "validation_error", "A field is invalid", detail, errors=errors)
+    return known("validation_error", detail, errors=errors)
 
 
 def _http(_request: Request, exc: Exception) -> Response:
@@ -133,39 +174,25 @@ def _http(_request: Request, exc: Exception) -> Response:
 
 def _integrity(_request: Request, exc: Exception) -> Response:
     log.warning("integrity_conflict", error=str(exc.__cause__ or exc)[:500])
-    return problem(
-        409,
-        "conflict",
-        "A concurrent change won",
-        "the request conflicts with another change; retry",
-    )
+    return known("conflict", "the request conflicts with another change; retry")
 
 
 def _data(_request: Request, exc: Exception) -> Response:
     """A value the database cannot store or compare (a NUL byte in an id on PostgreSQL …)."""
     log.warning("data_error", error=str(getattr(exc, "orig", None) or exc)[:500])
-    return problem(
-        422,
-        "validation_error",
-        "A field is invalid",
-        "a value in the request cannot be stored or compared by the database",
+    return known(
+        "validation_error", "a value in the request cannot be stored or compared by the database"
     )
 
 
 def _operational(_request: Request, exc: Exception) -> Response:
     log.error("database_unavailable", error=str(exc.__cause__ or exc)[:500])
-    return problem(
-        503,
-        "database_unavailable",
-        "The database is unavailable",
-        "try again shortly",
-        {"Retry-After": "5"},
-    )
+    return known("database_unavailable", "try again shortly", {"Retry-After": "5"})
 
 
 def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", exc_info=exc)
-    return problem(500, "internal_error", "Internal error", "an unexpected error was logged")
+    return known("internal_error", "an unexpected error was logged")
 
 
 def install(app: FastAPI) -> None:

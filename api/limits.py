@@ -4,7 +4,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.encoding import dumps
-from api.errors import PROBLEM, TYPE_BASE
+from api.errors import API_ERRORS, PROBLEM, TYPE_BASE
 
 
 class BodyTooLarge(HTTPException):
@@ -54,11 +54,12 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        status, title = API_ERRORS["payload_too_large"]
         body = dumps(
             {
                 "type": TYPE_BASE + "payload_too_large",
-                "title": "The request body is too large",
-                "status": 413,
+                "title": title,
+                "status": status,
                 "detail": f"bodies are limited to {self.max_bytes} bytes",
                 "code": "payload_too_large",
             }
@@ -66,7 +67,7 @@ class BodyLimit:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", PROBLEM.encode()),
                     (b"content-length", str(len(body)).encode()),

@@ -158,7 +158,7 @@ class Version(BaseModel):
     superseded_on: date | None
     final_on: date | None
     imported: bool
-    document: dict[str, Any] | None
+    document: Document | None
     boards: list[BoardStatusOut]
 
 
@@ -270,11 +270,3 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
-
-
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str

@@ -131,4 +131,6 @@ def _response(status: int, body: bytes, location: str | None, etag: str | None) 
         headers["Location"] = location
     if etag:
         headers["ETag"] = etag
+    if status == 204:  # No Content: no body, and no type for it
+        return Response(None, status, headers=headers)
     return Response(body, status, headers=headers, media_type="application/json")

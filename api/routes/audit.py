@@ -13,17 +13,19 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime
 
-from api import auth, checkpoints
+from api import auth, checkpoints, responses
 from api.checkpoints import verification_view
 from api.deps import DbDep, SessionDep, now
 from api.encoding import dumps
 from api.errors import ApiError
+from api.openapi import CsvText, content, problems, request_body
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from db import audit_queries, audit_verify
 from db.audit_queries import Filters
 from db.engine import Database
 from workflow import signatures
 from workflow.actors import Actor
+from workflow.errors import BadSignature, InvalidValue
 
 router = APIRouter(tags=["audit"])
 NowDep = Annotated[datetime, Depends(now)]
@@ -64,7 +66,7 @@ async def filters(
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-@router.get("/v1/audit")
+@router.get("/v1/audit", response_model=responses.EventPage, operation_id="list_events")
 def list_events(
     session: SessionDep,
     where: FiltersDep,
@@ -76,7 +78,9 @@ def list_events(
     return json_response(audit_queries.list_events(session, where, limit, cursor))
 
 
-@router.get("/v1/audit/verify")
+@router.get(
+    "/v1/audit/verify", response_model=responses.Verification, operation_id="verify_audit_trail"
+)
 def verify(
     db: DbDep,
     now: NowDep,
@@ -95,7 +99,13 @@ def verify(
     return json_response(verification_view(audit_verify.verify_database(db, now, incremental)))
 
 
-@router.post("/v1/audit/verify")
+@router.post(
+    "/v1/audit/verify",
+    response_model=responses.VerificationAgainstCheckpoint,
+    operation_id="verify_against_checkpoint",
+    responses=problems(BadSignature, InvalidValue),
+    openapi_extra=request_body(responses.SignedCheckpoint),
+)
 def verify_against_checkpoint(
     document: Annotated[dict[str, Any], Body(description="from GET /v1/audit/checkpoint")],
     request: Request,
@@ -115,7 +125,12 @@ def verify_against_checkpoint(
     return json_response(view)
 
 
-@router.get("/v1/audit/checkpoint")
+@router.get(
+    "/v1/audit/checkpoint",
+    response_model=responses.SignedCheckpoint,
+    operation_id="get_checkpoint",
+    responses=problems("chain_broken"),
+)
 def checkpoint(
     request: Request,
     db: DbDep,
@@ -140,7 +155,9 @@ def checkpoint(
     return json_response(document)
 
 
-@router.get("/v1/certificate-key")
+@router.get(
+    "/v1/certificate-key", response_model=responses.PublicKey, operation_id="get_certificate_key"
+)
 def certificate_key(request: Request, _actor: Annotated[Actor, Depends(auth.READ)]) -> Response:
     """The public Ed25519 key that signs audit checkpoints (and certificates of adoption):
     `{"algorithm", "key_id", "public_key" (base64 of the raw 32 bytes), "pem"}`."""
@@ -148,7 +165,12 @@ def certificate_key(request: Request, _actor: Annotated[Actor, Depends(auth.READ
     return json_response(signatures.public_key_view(key.public_key()))
 
 
-@router.get("/v1/audit/export")
+@router.get(
+    "/v1/audit/export",
+    response_class=CsvText,
+    operation_id="export_events",
+    responses=content(200, "application/json", list[responses.Event]),
+)
 def export(
     db: DbDep,
     where: FiltersDep,
@@ -204,7 +226,12 @@ def _json(db: Database, where: Filters) -> Iterator[bytes]:
     yield b"]"
 
 
-@router.get("/v1/versions/{version_id}/register")
+@router.get(
+    "/v1/versions/{version_id}/register",
+    response_model=responses.Register,
+    operation_id="get_register",
+    responses=content(200, "text/csv"),
+)
 def register(
     version_id: str,
     session: SessionDep,

@@ -7,16 +7,18 @@ from fastapi.responses import Response
 
 from api import auth, schemas
 from api.deps import SessionDep
+from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response
 from api.writes import Result, WriteDep
 from db import commands, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
+from workflow.errors import AlreadyExists
 
 router = APIRouter(prefix="/v1/boards", tags=["boards"])
 
 
-@router.get("", response_model=schemas.Page[schemas.Board])
+@router.get("", response_model=schemas.Page[schemas.Board], operation_id="list_boards")
 def list_boards(
     session: SessionDep,
     _actor: Annotated[Actor, Depends(auth.READ)],
@@ -27,7 +29,13 @@ def list_boards(
     return json_response(queries.list_boards(session, limit, cursor))
 
 
-@router.post("", status_code=201, response_model=schemas.Board)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.Board,
+    operation_id="create_board",
+    responses=problems(AlreadyExists) | headers(201, "Location"),
+)
 def create_board(
     body: schemas.BoardIn,
     write: WriteDep,

@@ -12,12 +12,20 @@ from pydantic import ValidationError
 
 from api import auth, schemas
 from api.deps import SessionDep
+from api.openapi import headers, problems
 from api.routes.common import json_response
 from api.writes import Result, WriteDep
 from db import after_meeting, decision_queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor, Role
-from workflow.errors import InvalidValue, NotCorrectable, NotFound
+from workflow.errors import (
+    AlreadyAnnounced,
+    AlreadyRuled,
+    InvalidTransition,
+    InvalidValue,
+    NotCorrectable,
+    NotFound,
+)
 from workflow.states import CORRECTABLE
 
 router = APIRouter(tags=["decisions"])
@@ -42,7 +50,9 @@ def _decision_result(uow: UnitOfWork, decision_id: str, status: int = 200) -> Re
     return Result(status, view)
 
 
-@router.get("/v1/decisions/{decision_id}", response_model=schemas.Decision)
+@router.get(
+    "/v1/decisions/{decision_id}", response_model=schemas.Decision, operation_id="get_decision"
+)
 def get_decision(
     decision_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
@@ -53,7 +63,12 @@ def get_decision(
     return json_response(view)
 
 
-@router.post("/v1/decisions/{decision_id}/announcement", response_model=schemas.Decision)
+@router.post(
+    "/v1/decisions/{decision_id}/announcement",
+    response_model=schemas.Decision,
+    operation_id="announce_decision",
+    responses=problems(AlreadyAnnounced, InvalidValue, "forbidden_board"),
+)
 def announce(
     decision_id: str,
     body: schemas.AnnouncementIn,
@@ -71,7 +86,14 @@ def announce(
     return write(actor, body, command)
 
 
-@router.post("/v1/decisions/{decision_id}/appeals", status_code=201, response_model=schemas.Appeal)
+@router.post(
+    "/v1/decisions/{decision_id}/appeals",
+    status_code=201,
+    response_model=schemas.Appeal,
+    operation_id="lodge_appeal",
+    responses=problems(InvalidTransition, InvalidValue, "forbidden_board")
+    | headers(201, "Location"),
+)
 def lodge_appeal(
     decision_id: str,
     body: schemas.AppealIn,
@@ -93,7 +115,7 @@ def lodge_appeal(
     return write(actor, body, command)
 
 
-@router.get("/v1/appeals/{appeal_id}", response_model=schemas.Appeal)
+@router.get("/v1/appeals/{appeal_id}", response_model=schemas.Appeal, operation_id="get_appeal")
 def get_appeal(
     appeal_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
@@ -104,7 +126,12 @@ def get_appeal(
     return json_response(view)
 
 
-@router.post("/v1/appeals/{appeal_id}/ruling", response_model=schemas.Appeal)
+@router.post(
+    "/v1/appeals/{appeal_id}/ruling",
+    response_model=schemas.Appeal,
+    operation_id="record_ruling",
+    responses=problems(AlreadyRuled, InvalidTransition, InvalidValue, "forbidden_board"),
+)
 def rule(
     appeal_id: str,
     body: schemas.RulingIn,
@@ -130,6 +157,8 @@ def rule(
     "/v1/decisions/{decision_id}/corrections",
     status_code=201,
     response_model=schemas.Correction,
+    operation_id="correct_decision",
+    responses=problems(NotCorrectable, InvalidValue, "forbidden_board") | headers(201, "Location"),
 )
 def correct(
     decision_id: str,

@@ -8,6 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import auth
 from api.deps import DbDep
+from api.openapi import MermaidText
+from api.responses import Health, Readiness
 from api.routes.common import json_response
 from db.migrate import readiness
 from workflow.actors import Actor
@@ -16,13 +18,18 @@ from workflow.diagram import workflow_diagram
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health, operation_id="get_health")
 def healthz() -> Response:
     """The process is up."""
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    operation_id="get_readiness",
+    responses={503: {"model": Readiness, "description": "The database is not ready"}},
+)
 def readyz(db: DbDep) -> Response:
     """The database is reachable and its schema is at head."""
     problem = readiness(db.engine)
@@ -31,13 +38,13 @@ def readyz(db: DbDep) -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, operation_id="get_metrics")
 def metrics() -> Response:
     """Prometheus metrics of this process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/workflow/diagram", response_class=PlainTextResponse)
+@router.get("/v1/workflow/diagram", response_class=MermaidText, operation_id="get_workflow_diagram")
 def diagram(_actor: Annotated[Actor, Depends(auth.READ)]) -> Response:
     """Mermaid text of both state machines, from the definitions that enforce them."""
     return PlainTextResponse(workflow_diagram(), media_type="text/vnd.mermaid; charset=utf-8")

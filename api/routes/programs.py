@@ -10,6 +10,7 @@ from api import auth, schemas
 from api.deps import ClockDep, SessionDep
 from api.errors import ApiError
 from api.etags import etag
+from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.schemas import IsoDate
 from api.writes import Result, WriteDep
@@ -17,7 +18,7 @@ from db import commands, models, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.dates import today_in_stockholm
-from workflow.errors import NotFound
+from workflow.errors import AlreadyExists, InvalidValue, NotFound
 
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
 
@@ -29,7 +30,7 @@ def _program(session: Session, program_id: str) -> models.Program:
     return row
 
 
-@router.get("", response_model=schemas.Page[schemas.Program])
+@router.get("", response_model=schemas.Page[schemas.Program], operation_id="list_programs")
 def list_programs(
     session: SessionDep,
     _actor: Annotated[Actor, Depends(auth.READ)],
@@ -40,7 +41,13 @@ def list_programs(
     return json_response(queries.list_programs(session, limit, cursor))
 
 
-@router.post("", status_code=201, response_model=schemas.Program)
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.Program,
+    operation_id="create_program",
+    responses=problems(AlreadyExists, InvalidValue) | headers(201, "Location"),
+)
 def create_program(
     body: schemas.ProgramIn,
     write: WriteDep,
@@ -57,7 +64,7 @@ def create_program(
     return write(actor, body, command)
 
 
-@router.get("/{program_id}", response_model=schemas.Program)
+@router.get("/{program_id}", response_model=schemas.Program, operation_id="get_program")
 def get_program(
     program_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
@@ -65,7 +72,11 @@ def get_program(
     return json_response(queries.program_view(session, _program(session, program_id)))
 
 
-@router.get("/{program_id}/versions", response_model=schemas.Page[schemas.Version])
+@router.get(
+    "/{program_id}/versions",
+    response_model=schemas.Page[schemas.Version],
+    operation_id="list_versions",
+)
 def list_versions(
     program_id: str,
     session: SessionDep,
@@ -81,7 +92,8 @@ def list_versions(
 @router.get(
     "/{program_id}/in-force",
     response_model=schemas.Version,
-    responses={404: {"model": schemas.Problem, "description": "`none_in_force` or `not_found`"}},
+    operation_id="get_version_in_force",
+    responses=problems("none_in_force") | headers(200, "ETag"),
 )
 def in_force(
     program_id: str,
@@ -107,7 +119,13 @@ def in_force(
     return json_response(view, headers={"ETag": etag(view)})
 
 
-@router.post("/{program_id}/versions", status_code=201, response_model=schemas.Version)
+@router.post(
+    "/{program_id}/versions",
+    status_code=201,
+    response_model=schemas.Version,
+    operation_id="create_version",
+    responses=problems(AlreadyExists, InvalidValue) | headers(201, "Location", "ETag"),
+)
 def create_version(
     program_id: str,
     body: schemas.VersionIn,

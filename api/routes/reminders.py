@@ -44,7 +44,7 @@ class ReminderPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/{version_id}/reminders", response_model=ReminderPage)
+@router.get("/{version_id}/reminders", response_model=ReminderPage, operation_id="list_reminders")
 def list_version_reminders(
     version_id: str,
     session: SessionDep,

@@ -8,12 +8,22 @@ from fastapi.responses import Response
 from api import auth, schemas
 from api.deps import SessionDep
 from api.etags import etag, if_match
+from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response, version_or_404
 from api.writes import Result, WriteDep
 from db import commands, decision_queries, queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.decisions import Decision
+from workflow.errors import (
+    AlreadyDecided,
+    DocumentMismatch,
+    InvalidTransition,
+    InvalidValue,
+    NotAMember,
+    PreconditionFailed,
+    PredecessorNotInForce,
+)
 
 router = APIRouter(prefix="/v1/versions", tags=["versions"])
 
@@ -24,7 +34,12 @@ def _version_result(uow: UnitOfWork, version_id: str) -> Result:
     return Result(200, view, etag=etag(view))
 
 
-@router.get("/{version_id}", response_model=schemas.Version)
+@router.get(
+    "/{version_id}",
+    response_model=schemas.Version,
+    operation_id="get_version",
+    responses=headers(200, "ETag"),
+)
 def get_version(
     version_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
@@ -33,7 +48,12 @@ def get_version(
     return json_response(view, headers={"ETag": etag(view)})
 
 
-@router.post("/{version_id}/send-out", response_model=schemas.Version)
+@router.post(
+    "/{version_id}/send-out",
+    response_model=schemas.Version,
+    operation_id="send_out_version",
+    responses=problems(InvalidTransition, InvalidValue, PreconditionFailed) | headers(200, "ETag"),
+)
 def send_out(
     version_id: str,
     body: schemas.SendOutIn,
@@ -49,7 +69,12 @@ def send_out(
     return write(actor, body, command)
 
 
-@router.post("/{version_id}/withdraw", response_model=schemas.Version)
+@router.post(
+    "/{version_id}/withdraw",
+    response_model=schemas.Version,
+    operation_id="withdraw_version",
+    responses=problems(InvalidTransition, PreconditionFailed) | headers(200, "ETag"),
+)
 def withdraw(
     version_id: str,
     body: schemas.WithdrawIn,
@@ -65,7 +90,23 @@ def withdraw(
     return write(actor, body, command)
 
 
-@router.post("/{version_id}/decisions", status_code=201, response_model=schemas.Decision)
+@router.post(
+    "/{version_id}/decisions",
+    status_code=201,
+    response_model=schemas.Decision,
+    operation_id="record_decision",
+    responses=problems(
+        InvalidTransition,
+        AlreadyDecided,
+        PredecessorNotInForce,
+        DocumentMismatch,
+        NotAMember,
+        InvalidValue,
+        PreconditionFailed,
+        "forbidden_board",
+    )
+    | headers(201, "Location"),
+)
 def record_decision(
     version_id: str,
     body: schemas.DecisionIn,
@@ -85,7 +126,11 @@ def record_decision(
     return write(actor, body, command)
 
 
-@router.get("/{version_id}/decisions", response_model=schemas.Page[schemas.Decision])
+@router.get(
+    "/{version_id}/decisions",
+    response_model=schemas.Page[schemas.Decision],
+    operation_id="list_decisions",
+)
 def list_decisions(
     version_id: str,
     session: SessionDep,

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from api import auth
 from api.deps import SessionDep
+from api.openapi import WebhookEventName, headers, problems
+from api.responses import Delivery, DeliveryPage, Webhook, WebhookPage, WebhookWithSecret
 from api.routes.common import Cursor, Limit, json_response
 from api.schemas import In, Slug, Url
 from api.writes import Result, WriteDep
@@ -27,11 +29,17 @@ MANAGE = auth.Allow(Role.BOARD)
 
 class WebhookIn(In):
     url: Url
-    events: Annotated[list[str], Field(min_length=1, max_length=50)]
+    events: Annotated[list[WebhookEventName], Field(min_length=1, max_length=50)]
     board_id: Slug | None = Field(default=None, description="admin only: act for this board")
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookWithSecret,
+    operation_id="create_webhook",
+    responses=problems(InvalidValue, "forbidden_board") | headers(201, "Location"),
+)
 def create_webhook(
     body: WebhookIn,
     request: Request,
@@ -85,7 +93,7 @@ def _with_secret(
     )
 
 
-@router.get("")
+@router.get("", response_model=WebhookPage, operation_id="list_webhooks")
 def list_webhooks(
     session: SessionDep,
     actor: Annotated[Actor, Depends(MANAGE)],
@@ -96,7 +104,7 @@ def list_webhooks(
     return json_response(subscriptions.listing(session, actor, limit, cursor))
 
 
-@router.get("/{webhook_id}")
+@router.get("/{webhook_id}", response_model=Webhook, operation_id="get_webhook")
 def get_webhook(
     webhook_id: str, session: SessionDep, actor: Annotated[Actor, Depends(MANAGE)]
 ) -> Response:
@@ -106,7 +114,7 @@ def get_webhook(
     )
 
 
-@router.delete("/{webhook_id}", status_code=204)
+@router.delete("/{webhook_id}", status_code=204, operation_id="delete_webhook")
 def delete_webhook(
     webhook_id: str,
     write: WriteDep,
@@ -118,11 +126,14 @@ def delete_webhook(
         subscriptions.delete(uow, webhook_id)
         return Result(204, None)
 
-    write(actor, None, command)
-    return Response(status_code=204)
+    return write(actor, None, command)
 
 
-@router.post("/{webhook_id}/rotate-secret")
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    operation_id="rotate_webhook_secret",
+)
 def rotate_secret(
     webhook_id: str,
     request: Request,
@@ -141,7 +152,7 @@ def rotate_secret(
     return write(actor, None, command)
 
 
-@router.get("/{webhook_id}/deliveries")
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage, operation_id="list_deliveries")
 def list_deliveries(
     webhook_id: str,
     session: SessionDep,
@@ -153,7 +164,12 @@ def list_deliveries(
     return json_response(subscriptions.deliveries(session, actor, webhook_id, limit, cursor))
 
 
-@router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202)
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    response_model=Delivery,
+    operation_id="redeliver",
+)
 def redeliver(
     webhook_id: str,
     delivery_id: int,

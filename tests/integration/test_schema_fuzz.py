@@ -29,11 +29,18 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 
 from api.app import create_app
 from api.errors import PROBLEM
+from api.responses import Health
 from api.settings import Settings
 from db.engine import Database
 from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by
@@ -66,6 +73,19 @@ def problem_document(_ctx: CheckContext, response: Response, _case: AnyCase) -> 
     assert isinstance(body["code"], str)
     assert body["code"], body
     return None
+
+
+CHECKS = [
+    not_a_server_error,
+    problem_document,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+"""No server error, every error a problem document, and the schema says what the server did:
+the status, the media type, the body (a problem's `code` among the operation's) and the
+required headers."""
 
 
 @pytest.fixture
@@ -173,7 +193,7 @@ def fuzz(
             if operation.path.endswith("/decisions") and isinstance(case.body, dict):
                 case.body["board_id"] = board
         response = case.call(headers=headers)
-        case.validate_response(response, checks=[not_a_server_error, problem_document])
+        case.validate_response(response, checks=CHECKS)
 
     run()
 
@@ -201,8 +221,9 @@ def test_no_server_error_and_every_error_a_problem_document(
     assert not failures, "\n\n".join(failures)
 
 
-def test_the_checks_fail_a_server_error_and_an_error_that_is_no_problem_document() -> None:
+def test_the_checks_fail_a_server_error_an_error_that_is_no_problem_document_and_drift() -> None:
     app = FastAPI()
+    problem = {"type": "t", "title": "t", "detail": "d", "code": "c"}
 
     @app.get("/crash/{n}")
     def crash(n: int) -> JSONResponse:
@@ -212,6 +233,14 @@ def test_the_checks_fail_a_server_error_and_an_error_that_is_no_problem_document
     @app.get("/plain/{n}")
     def plain(n: int) -> PlainTextResponse:
         return PlainTextResponse("no such thing", 404)
+
+    @app.get("/undocumented/{n}")
+    def undocumented(n: int) -> JSONResponse:
+        return JSONResponse(problem | {"status": 409}, 409, media_type="application/problem+json")
+
+    @app.get("/untyped/{n}", responses={200: {"model": Health}})
+    def untyped(n: int) -> JSONResponse:
+        return JSONResponse({"status": "fine"})
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     found = {}
@@ -223,3 +252,5 @@ def test_the_checks_fail_a_server_error_and_an_error_that_is_no_problem_document
         found[operation.path] = str(failed.value)
     assert "Server error" in found["/crash/{n}"], found
     assert "application/problem+json" in found["/plain/{n}"], found
+    assert "Undocumented status code" in found["/undocumented/{n}"], found
+    assert "Response violates schema" in found["/untyped/{n}"], found
