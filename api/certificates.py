@@ -44,7 +44,8 @@ def issue(db: Database, key: Ed25519PrivateKey, version_id: str, now: datetime) 
         raise ApiError(
             409,
             "chain_broken",
-            "The audit trail does not bear the certificate out; none is issued",
-            "; ".join(problems[:5]),
+            "The audit trail is broken: nothing is signed for it",
+            "the audit trail does not bear the certificate out, so none is issued: "
+            + "; ".join(problems[:5]),
         )
     return signatures.sign(key, body)

@@ -63,7 +63,7 @@ API_ERRORS: dict[str, tuple[int, str]] = {
     "none_in_force": (404, "No version was in force"),
     "method_not_allowed": (405, "Method not allowed"),
     "conflict": (409, "A concurrent change won"),
-    "chain_broken": (409, "The audit trail is broken; no checkpoint vouches for it"),
+    "chain_broken": (409, "The audit trail is broken: nothing is signed for it"),
     "payload_too_large": (413, "The request body is too large"),
     "unsupported_media_type": (415, "The request body must be JSON"),
     "validation_error": (422, "A field is invalid"),

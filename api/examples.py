@@ -12,6 +12,7 @@ from typing import Any
 SUP_2013 = "a5d6e1f0-2013-4000-8000-000000002013"
 
 REQUESTS: dict[str, dict[str, Any]] = {
+    "PublicIn": {"public": True},
     "BoardIn": {
         "id": "tyreso",
         "municipality": "Tyresö kommun",

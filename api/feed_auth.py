@@ -31,8 +31,9 @@ class AllowFeed(auth.Allow):
             raise ApiError(
                 401,
                 "unauthenticated",
-                "A valid feed secret or bearer token is required",
-                "the feed secret is unknown or revoked",
+                "A valid bearer token is required",
+                "the feed secret is unknown or revoked (a feed needs a valid feed secret or"
+                " bearer token)",
             )
         if actor.role not in self.roles:
             raise ApiError(

@@ -31,6 +31,11 @@ TAGS = [
         " the decision register.",
     },
     {"name": "webhooks", "description": "Subscriptions to events, signed deliveries."},
+    {
+        "name": "evidence",
+        "description": "Signed certificates of adoption, the public notice page's switch, and"
+        " deadlines as calendar feeds.",
+    },
 ]
 
 CONTACT = {"name": "Södertörns samarbetskommitté, ratify", "url": "https://ratify.example/"}

@@ -149,7 +149,7 @@ def checkpoint(
         raise ApiError(
             409,
             "chain_broken",
-            "The audit trail is broken; no checkpoint vouches for it",
+            "The audit trail is broken: nothing is signed for it",
             f"chain {result.chain} breaks at seq {result.first_bad_seq}: {result.reason}",
         )
     return json_response(document)

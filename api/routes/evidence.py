@@ -16,19 +16,21 @@ from pydantic import Field, StrictBool
 from sqlalchemy.orm import Session
 
 from api import auth, calendar, certificates, schemas
-from api.deps import ClockDep, DbDep, InfoDep, SessionDep
+from api.certificate_schema import Certificate
+from api.deps import ClockDep, DbDep, SessionDep
 from api.feed_auth import FEED_PARAMETER, FEED_READ
+from api.openapi import CalendarText, content, problems
 from api.routes.common import json_response
 from api.ui.evidence_words import both
 from api.ui.i18n import Words
-from api.ui.web import SECURITY_HEADERS
 from api.ui.templating import render
-from api.writes import Result, run_write
+from api.ui.web import SECURITY_HEADERS
+from api.writes import Result, WriteDep
 from db import deadlines, publicity, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.deadlines import deadlines as deadlines_of
-from workflow.errors import NotFound
+from workflow.errors import InvalidTransition, NotFound
 
 router = APIRouter(tags=["evidence"])
 
@@ -41,13 +43,9 @@ class PublicIn(schemas.In):
 
 @router.get(
     "/v1/versions/{version_id}/certificate",
-    responses={
-        200: {
-            "description": "the signed certificate (`ratify.certificate/1`), or its HTML",
-            "content": {"application/json": {}, "text/html": {}},
-        },
-        409: {"model": schemas.Problem, "description": "not in force, superseded or rejected"},
-    },
+    response_model=Certificate,
+    operation_id="get_certificate",
+    responses=problems(InvalidTransition, "chain_broken") | content(200, "text/html"),
 )
 def certificate(
     version_id: str,
@@ -88,13 +86,13 @@ def _certificate_context(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.patch("/v1/programs/{program_id}", response_model=schemas.Program)
+@router.patch(
+    "/v1/programs/{program_id}", response_model=schemas.Program, operation_id="publish_program"
+)
 def publish(
     program_id: str,
     body: PublicIn,
-    db: DbDep,
-    clock: ClockDep,
-    info: InfoDep,
+    write: WriteDep,
     actor: Annotated[Actor, Depends(auth.WRITE_PROGRAMS)],
 ) -> Response:
     """Show the program on the public notice page (`{"public": true}`) or stop showing it;
@@ -108,7 +106,7 @@ def publish(
             raise NotFound(f"no program {program_id}")
         return Result(200, queries.program_view(uow.session, row))
 
-    return run_write(db, clock, actor, info, body, command)
+    return write(actor, body, command)
 
 
 def deadline_calendar(session: Session, program_id: str, title: str, now: datetime) -> Response:
@@ -127,7 +125,8 @@ def deadline_calendar(session: Session, program_id: str, title: str, now: dateti
 
 @router.get(
     "/v1/programs/{program_id}/deadlines.ics",
-    responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 calendar"}},
+    response_class=CalendarText,
+    operation_id="get_program_deadlines",
 )
 def program_deadlines(
     program_id: str,

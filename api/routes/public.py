@@ -17,8 +17,8 @@ from api.deps import ClockDep, SessionDep
 from api.routes.evidence import deadline_calendar
 from api.ui.evidence_words import EvidenceWords
 from api.ui.i18n import Lang, choose, other
-from api.ui.web import SECURITY_HEADERS
 from api.ui.templating import render
+from api.ui.web import SECURITY_HEADERS
 from db import publicity
 from workflow.dates import today_in_stockholm
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.certificate_schema import Certificate
 from tests.conftest import BOARD_IDS, SUP_2013, SUP_2035, Api, decision, respond_by
 from workflow import signatures
 from workflow.certificate_check import check, event_digest
@@ -84,6 +85,7 @@ def entry(document: dict[str, Any], board_id: str) -> dict[str, Any]:
 def test_the_sup_2035_story_ends_with_a_genuine_certificate(api: Api) -> None:
     ids = sup_2035_story(api)
     document = certificate(api)
+    Certificate.model_validate(document)  # what the OpenAPI schema says it is
     report = check(document, trusted(api))
     assert report.problems == []
     assert report.ok

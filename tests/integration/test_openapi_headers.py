@@ -120,6 +120,7 @@ def test_every_write_sends_and_honours_the_headers_its_schema_declares(
             "boards": ["tyreso", "openapi"],
         }
         story.write("create_program", "secretariat", program)
+        story.write("publish_program", "secretariat", {"public": True}, program_id="openapi")
         draft = {"label": "Schema 1", "drafted_on": "2019-05-28", "valid_from": "2019-01-01"}
         version = story.write("create_version", "secretariat", draft, program_id="openapi")["id"]
         out = {"respond_by": respond_by()}
