@@ -22,6 +22,7 @@ from workflow.errors import (
     NotFound,
     PreconditionFailed,
     PredecessorNotInForce,
+    TooManyWebhooks,
 )
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     NotFound: (404, "not_found", "No such resource"),
     AlreadyExists: (409, "already_exists", "That id is already taken"),
     PreconditionFailed: (412, "precondition_failed", "If-Match does not match the current ETag"),
+    TooManyWebhooks: (409, "too_many_webhooks", "The board has as many webhooks as it may"),
 }
 """Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db.mail_queue import Retry
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 60.0
     run_scheduler: bool = False
     webhook_allowed_hosts: str = ""
+    webhook_max_per_board: Annotated[int, Field(ge=0)] = 10
+    """Live webhook subscriptions per board; more is 409 `too_many_webhooks`."""
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
@@ -82,6 +84,7 @@ def notifications_config(settings: Settings) -> Config:
         webhooks=WebhookPolicy(
             allowed_hosts=frozenset(
                 h.strip().lower() for h in settings.webhook_allowed_hosts.split(",") if h.strip()
-            )
+            ),
+            max_per_board=settings.webhook_max_per_board,
         ),
     )

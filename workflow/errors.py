@@ -9,7 +9,8 @@
     ├── InvalidValue             a value breaks a rule (a date in the future …)
     ├── NotFound                 no such board, program or version
     ├── AlreadyExists            an id or label that is taken
-    └── PreconditionFailed       `If-Match` names another revision
+    ├── PreconditionFailed       `If-Match` names another revision
+    └── TooManyWebhooks          the board has as many subscriptions as it may
 
 `api/errors.py` maps each class to an HTTP status and a problem `code`.
 """
@@ -53,3 +54,7 @@ class AlreadyExists(DomainError):
 
 class PreconditionFailed(DomainError):
     """The caller's `If-Match` does not match the version's current ETag."""
+
+
+class TooManyWebhooks(DomainError):
+    """The board already has as many live webhook subscriptions as it may have."""

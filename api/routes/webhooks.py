@@ -53,7 +53,9 @@ def create_webhook(
     check_target(body.url, config.webhooks.allowed_hosts)
 
     def command(uow: UnitOfWork) -> Result:
-        row = subscriptions.create(uow, body.url, body.events, board_id, generate_secret())
+        row = subscriptions.create(
+            uow, body.url, body.events, board_id, generate_secret(), config.webhooks.max_per_board
+        )
         view = {**subscriptions.subscription_view(row), "secret": row.secret}
         return Result(201, view, location=f"/v1/webhooks/{row.id}")
 
