@@ -10,6 +10,7 @@ from api import errors, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
+from api.query_bytes import AsciiQuery
 from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
 from api.settings import Settings, notifications_config
 from db.engine import Database
@@ -58,4 +59,5 @@ def create_app(
         app.include_router(module.router)
     ui.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AsciiQuery)
     return app

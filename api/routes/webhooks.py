@@ -8,7 +8,7 @@ from pydantic import Field
 
 from api import auth
 from api.deps import ClockDep, DbDep, InfoDep, SessionDep
-from api.routes.common import Cursor, Limit, json_response
+from api.routes.common import Cursor, Limit, NumericId, json_response
 from api.schemas import In, Slug, Url
 from api.writes import Result, run_write
 from db import subscriptions
@@ -133,7 +133,7 @@ def list_deliveries(
 @router.post("/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202)
 def redeliver(
     webhook_id: str,
-    delivery_id: int,
+    delivery_id: NumericId,
     db: DbDep,
     clock: ClockDep,
     info: InfoDep,

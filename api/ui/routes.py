@@ -20,6 +20,7 @@ from api.ui.i18n import Lang, Words, choose, other
 from api.ui.templating import render
 from api.ui.views import audit_page, program_page
 from db import audit_queries, queries
+from db.numbers import ascii_int
 from workflow.actors import Role
 from workflow.dates import today_in_stockholm
 
@@ -323,7 +324,7 @@ def version_audit(
     verification = (
         audit_queries.verify_database(db) if may(found, auth.AUDIT_VERIFY.roles) else None
     )
-    below = int(before) if before and before.isdigit() and len(before) < 19 else None
+    below = ascii_int(before) if before else None
     context = {"view": audit_page(session, row, below), "verification": verification}
     return page(request, lang, "audit.html", context)
 

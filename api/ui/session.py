@@ -30,6 +30,7 @@ from pathlib import Path
 from api.auth import Clock
 from db import keys
 from db.engine import Database
+from db.numbers import ascii_int
 from workflow.actors import Actor, Role
 
 SESSION_COOKIE = "ratify_session"
@@ -55,7 +56,8 @@ class SignedIn:
 
     def csrf_ok(self, submitted: str) -> bool:
         """Whether a form's token belongs to this session."""
-        return hmac.compare_digest(self.csrf(), submitted)
+        # As bytes: compare_digest refuses a str with non-ASCII characters (TypeError).
+        return hmac.compare_digest(self.csrf().encode(), submitted.encode())
 
 
 def _b64(raw: bytes) -> str:
@@ -110,10 +112,11 @@ def _parse(cookie: str) -> tuple[int, int, str, str] | None:
     parts = cookie.split(".")
     if len(parts) != 5 or parts[0] != VERSION:
         return None
-    _version, key_id, expires, _nonce, signature = parts
-    if not (key_id.isdigit() and expires.isdigit()) or len(key_id) > 18 or len(expires) > 12:
+    _version, key_text, expires_text, _nonce, signature = parts
+    key_id, expires = ascii_int(key_text), ascii_int(expires_text)
+    if key_id is None or expires is None:
         return None
-    return int(key_id), int(expires), cookie.rsplit(".", 1)[0], signature
+    return key_id, expires, cookie.rsplit(".", 1)[0], signature
 
 
 def resume(db: Database, secret: bytes, clock: Clock, cookie: str | None) -> SignedIn | None:
