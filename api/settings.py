@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    idempotency_ttl_hours: Annotated[float, Field(gt=0)] = 72
+    """How long a write's answer is kept for an `Idempotency-Key` retry."""
     session_secret: str | None = None
     """Signs the status page's sessions; every process of one service needs the same."""
     session_secret_file: Path = Path("var/session-secret")
@@ -87,4 +89,5 @@ def notifications_config(settings: Settings) -> Config:
             ),
             max_per_board=settings.webhook_max_per_board,
         ),
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )

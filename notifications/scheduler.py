@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from db import idempotency
 from db.engine import Database
 from notifications import targets, webhook_delivery
 from notifications.config import Config
@@ -33,13 +34,16 @@ class TickReport:
 
     swept: SweepReport
     delivered: DeliveryReport
+    expired_keys: int = 0
+    """Idempotency keys older than `Config.idempotency_ttl`, deleted."""
 
 
 def tick(db: Database, config: Config, now: datetime, sender: Sender | None = None) -> TickReport:
-    """One sweep as of `now`, then every e-mail due at `now` delivered."""
+    """One sweep as of `now`, every e-mail due at `now` delivered, expired keys deleted."""
     swept = sweep(db, config, now)
     delivered = deliver(db, config, sender or make_sender(config), now)
-    return TickReport(swept, delivered)
+    expired = idempotency.expire(db, now - config.idempotency_ttl, now)
+    return TickReport(swept, delivered, expired)
 
 
 def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:
