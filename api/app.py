@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from api import errors, ui
+from api import errors, metrics, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
 from api.limits import BodyLimit
@@ -27,8 +27,10 @@ Errors are RFC 9457 problem documents with a stable `code`. Writes accept an
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the reminder and e-mail clock beside HTTP when the settings ask for it (`serve`)."""
+    """Run the reminder and e-mail clock beside HTTP when the settings ask for it (`serve`),
+    and the metrics listener when `RATIFY_METRICS_LISTEN` names an address."""
     settings: Settings = app.state.settings
+    listener = metrics.start(settings.metrics_listen) if settings.metrics_listen else None
     scheduler = None
     if settings.run_scheduler:
         scheduler = start_scheduler(
@@ -42,6 +44,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if listener is not None:
+            listener.close()
 
 
 def create_app(

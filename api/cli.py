@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 
+from api import metrics
 from api.bootstrap import database
 from api.clock import utc_now
 from api.logging import configure_logging
@@ -30,6 +31,12 @@ def prepare(db: Database) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
+    if settings.metrics_listen and (problem := metrics.check_listen(settings.metrics_listen)):
+        print(
+            f"ratify: error: cannot serve metrics on {settings.metrics_listen}: {problem}",
+            file=sys.stderr,
+        )
+        return 2
     with database(settings) as db:
         prepare(db)
     os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
@@ -41,6 +48,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_config=None,
         access_log=False,
+        # uvicorn restarts a worker that does not answer its health check in time
+        # (5 s by default); on a loaded machine a starting worker can take longer.
+        timeout_worker_healthcheck=30,
     )
     return 0
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from api import refusals
 from api.encoding import dumps
 from workflow.errors import (
     AlreadyDecided,
@@ -95,8 +96,10 @@ def _domain(_request: Request, exc: Exception) -> Response:
     raise exc
 
 
-def _api(_request: Request, exc: Exception) -> Response:
+def _api(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.status in (401, 403):
+        refusals.record(request, exc.status, exc.code)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem(exc.status, exc.code, exc.title, exc.detail, headers)
 

@@ -7,10 +7,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.metrics import parse_listen
 from db.mail_queue import Retry
 from notifications.config import Config, Smtp
 from notifications.webhook_delivery import WebhookPolicy
 from workflow.reminders import ReminderPolicy
+
+
+def _listen(value: str | None) -> str | None:
+    """`host:port`, or unset."""
+    if value:
+        parse_listen(value)
+    return value or None
 
 
 def _reminder_offsets(value: str) -> str:
@@ -49,6 +57,10 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    metrics_public: bool = False
+    """Serve `/metrics` to anyone; by default it needs an auditor's or admin's token."""
+    metrics_listen: Annotated[str | None, AfterValidator(_listen)] = None
+    """`host:port`: serve `/metrics` there, without a token, and not on the main address."""
     idempotency_ttl_hours: Annotated[float, Field(gt=0)] = 72
     """How long a write's answer is kept for an `Idempotency-Key` retry."""
     session_secret: str | None = None

@@ -2,16 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import auth
 from api.deps import DbDep
 from api.routes.common import json_response
+from api.settings import Settings
 from db.migrate import readiness
-from workflow.actors import Actor
+from workflow.actors import Actor, Role
 from workflow.diagram import workflow_diagram
+from workflow.errors import NotFound
 
 router = APIRouter(tags=["operations"])
 
@@ -31,9 +33,22 @@ def readyz(db: DbDep) -> Response:
     return json_response({"status": "ok"})
 
 
+METRICS_READ = auth.Allow(Role.AUDITOR)
+"""Who may read `/metrics` on the service's address (unless `RATIFY_METRICS_PUBLIC`)."""
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics() -> Response:
-    """Prometheus metrics of this process."""
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process: an auditor's or admin's token, by default.
+
+    Open to anyone with `RATIFY_METRICS_PUBLIC=true`; not here at all (404)
+    when `RATIFY_METRICS_LISTEN` serves them on an address of their own.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.metrics_listen:
+        raise NotFound("no metrics here")
+    if not settings.metrics_public:
+        METRICS_READ(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

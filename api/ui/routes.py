@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import auth
+from api import auth, refusals
 from api.deps import DbDep, SessionDep
 from api.ui import session as sessions
 from api.ui.i18n import Lang, Words, choose, other
@@ -78,6 +78,8 @@ def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
         request.cookies.get(sessions.SESSION_COOKIE),
     )
     request.state.ui_viewer = found
+    if found is not None:
+        refusals.note_key(request, found.actor.name)
     return found
 
 
@@ -341,6 +343,8 @@ def on_login_required(request: Request, _exc: Exception) -> Response:
 def on_page_error(request: Request, exc: Exception) -> Response:
     """The error as an HTML page in the viewer's language."""
     assert isinstance(exc, PageError)
+    if exc.status == 403:
+        refusals.record(request, 403, "forbidden")
     lang = choose(request.query_params.get("lang"), request.cookies.get(sessions.LANG_COOKIE))
     return page(
         request, lang, "error.html", {"title": exc.title, "message": exc.message}, exc.status

@@ -127,6 +127,10 @@ class Ratify:
         self.database_url = database_url
         self.servers: list[Server] = []
         self.clients: list[httpx.Client] = []
+        self.extra_env: dict[str, str] = {}
+        """More `RATIFY_*` settings for every process started from now on."""
+        self.serve_args: list[str] = []
+        """More arguments for `ratify serve` (e.g. `--workers 2`)."""
         workdir.mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
@@ -135,6 +139,7 @@ class Ratify:
         if self.database_url is not None:
             env["RATIFY_DATABASE_URL"] = self.database_url
         env["RATIFY_LOG_FORMAT"] = "json"
+        env.update(self.extra_env)
         return env
 
     # --- the CLI ---------------------------------------------------------
@@ -222,6 +227,7 @@ class Ratify:
                 "--port",
                 str(port),
                 "--no-scheduler",
+                *self.serve_args,
             ],
             cwd=self.workdir,
             env=self.env(),
