@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from api import errors, metrics, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
-from api.limits import BodyLimit
+from api.limits import BodyLimit, BodyTimeout
 from api.query_bytes import AsciiQuery
 from api.routes import audit, boards, ops, programs, reminders, versions, webhooks
 from api.settings import Settings, notifications_config
@@ -63,5 +63,6 @@ def create_app(
         app.include_router(module.router)
     ui.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(AsciiQuery)
     return app

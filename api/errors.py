@@ -55,6 +55,7 @@ HTTP_CODES = {
     403: ("forbidden", "This token may not do that"),
     404: ("not_found", "No such resource"),
     405: ("method_not_allowed", "Method not allowed"),
+    408: ("request_timeout", "The request body did not arrive in time"),
     413: ("payload_too_large", "The request body is too large"),
     415: ("unsupported_media_type", "The request body must be JSON"),
 }

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    body_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    """A request's whole body must arrive within this many seconds of its headers (else 408)."""
     metrics_public: bool = False
     """Serve `/metrics` to anyone; by default it needs an auditor's or admin's token."""
     metrics_listen: Annotated[str | None, AfterValidator(_listen)] = None
