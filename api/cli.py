@@ -6,12 +6,15 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import metrics
-from api.bootstrap import database
+from api.cli_guard import CliError, command_database, describe
 from api.clock import utc_now
 from api.logging import configure_logging
 from api.settings import Settings, notifications_config
@@ -23,10 +26,15 @@ from workflow.actors import SYSTEM, Role
 from workflow.errors import DomainError
 
 
-def prepare(db: Database) -> None:
-    """Bring the schema to head and seed an empty database."""
-    migrate.upgrade(db.engine)
-    seed.seed(db, utc_now())
+def upgraded(settings: Settings) -> AbstractContextManager[Database]:
+    """The database at head, upgraded if need be (for commands that create what they are
+    asked to); one line and exit 2 when it cannot be had (`api/cli_guard.py`)."""
+    return command_database(settings, upgrade=True)
+
+
+def at_head(settings: Settings) -> AbstractContextManager[Database]:
+    """The database, which must already be at head (commands that never change the schema)."""
+    return command_database(settings, upgrade=False)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,8 +45,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    with database(settings) as db:
-        prepare(db)
+    with upgraded(settings) as db:
+        seed.seed(db, utc_now())
     os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
     uvicorn.run(
         "api.main:app_from_env",
@@ -57,24 +65,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     """`alembic upgrade head`."""
-    with database(settings) as db:
-        migrate.upgrade(db.engine)
+    with upgraded(settings) as db:
         print(f"schema at {migrate.current_revision(db.engine)}")
     return 0
 
 
 def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
     """Add the Södertörn seed data if it is missing."""
-    with database(settings) as db:
-        migrate.upgrade(db.engine)
+    with upgraded(settings) as db:
         added = seed.seed(db, utc_now())
     print("seeded" if added else "already seeded")
     return 0
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create a key; its token is the last line of stdout."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    """Create a key; its token is the last line of stdout (the schema is upgraded first)."""
+    with upgraded(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         token = keys.create(uow, args.name, Role(args.role), args.board)
         uow.commit()
     print(f"created {args.role} key {args.name!r}; the token is shown once:", file=sys.stderr)
@@ -84,7 +90,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
     """Names, roles, boards, created and last used; never tokens."""
-    with database(settings) as db, db.reads() as session:
+    with at_head(settings) as db, db.reads() as session:
         rows = keys.listing(session)
     print(f"{'NAME':24} {'ROLE':12} {'BOARD':12} {'CREATED':22} {'LAST USED':22} REVOKED")
     for k in rows:
@@ -97,7 +103,7 @@ def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke a key at once."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    with at_head(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         keys.revoke(uow, args.name)
         uow.commit()
     print(f"revoked {args.name!r}")
@@ -106,7 +112,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
     """Re-compute the audit chains; exit 1 when one is broken."""
-    with database(settings) as db:
+    with at_head(settings) as db:
         result = audit_queries.verify_database(db)
     if result.ok:
         print(f"ok: {result.events} events, head {result.head}")
@@ -118,9 +124,7 @@ def cmd_audit_verify(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
     """One reminder sweep as if the clock read `--now`, then every e-mail due delivered."""
     now = args.now or utc_now()
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         report = scheduler.tick(db, notifications_config(settings), now)
     swept, delivered = report.swept, report.delivered
     print(
@@ -139,9 +143,7 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         clock = scheduler.start_scheduler(
             db, notifications_config(settings), utc_now, settings.scheduler_interval_seconds
         )
@@ -151,13 +153,6 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
         finally:
             clock.shutdown()
     return 0
-
-
-def _at_head(db: Database) -> bool:
-    if migrate.at_head(db.engine):
-        return True
-    print("ratify: error: the schema is not at head; run `ratify db upgrade`", file=sys.stderr)
-    return False
 
 
 def _instant(text: str) -> datetime:
@@ -229,7 +224,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `ratify` command; exit 2 with a clear message when it is refused."""
     args = parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"ratify: error: {_setting_error(exc)}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_format, settings.log_level)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
@@ -237,6 +236,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"ratify: error: {exc}", file=sys.stderr)
         return 2
+    except (CliError, SQLAlchemyError, OSError) as exc:
+        # A state the user's setup can be in (no schema, database down, a folder
+        # that cannot be written): one line, never a traceback.
+        print(f"ratify: error: {describe(exc)}", file=sys.stderr)
+        return 2
+
+
+def _setting_error(exc: ValidationError) -> str:
+    """The first invalid setting, named as its environment variable."""
+    error = exc.errors()[0]
+    name = "_".join(str(part) for part in error["loc"]).upper()
+    message = error["msg"].removeprefix("Value error, ")
+    return f"RATIFY_{name}: {message}" if name else message
 
 
 if __name__ == "__main__":

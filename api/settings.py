@@ -8,10 +8,19 @@ from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.metrics import parse_listen
+from db import database_url
 from db.mail_queue import Retry
 from notifications.config import Config, Smtp
 from notifications.webhook_delivery import WebhookPolicy
 from workflow.reminders import ReminderPolicy
+
+
+def _database_url(value: str) -> str:
+    """A URL ratify can use: SQLite or PostgreSQL through psycopg."""
+    problem = database_url.problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _listen(value: str | None) -> str | None:
@@ -32,7 +41,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RATIFY_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///var/ratify.db"
+    database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///var/ratify.db"
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
