@@ -6,10 +6,11 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from api import errors, openapi, openapi_info, ui
+from api import errors, metrics, openapi, openapi_info, ui
 from api.bootstrap import bootstrap
 from api.clock import utc_now
-from api.limits import BodyLimit
+from api.limits import BodyLimit, BodyTimeout
+from api.query_bytes import AsciiQuery
 from api.routes import (
     audit,
     boards,
@@ -37,8 +38,10 @@ Errors are RFC 9457 problem documents with a stable `code`. Writes accept an
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the reminder and e-mail clock beside HTTP when the settings ask for it (`serve`)."""
+    """Run the reminder and e-mail clock beside HTTP when the settings ask for it (`serve`),
+    and the metrics listener when `RATIFY_METRICS_LISTEN` names an address."""
     settings: Settings = app.state.settings
+    listener = metrics.start(settings.metrics_listen) if settings.metrics_listen else None
     scheduler = None
     if settings.run_scheduler:
         scheduler = start_scheduler(
@@ -52,6 +55,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.shutdown()
+        if listener is not None:
+            listener.close()
 
 
 def create_app(
@@ -84,4 +89,6 @@ def create_app(
     ui.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
+    app.add_middleware(AsciiQuery)
     return app

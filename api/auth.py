@@ -11,6 +11,7 @@ from datetime import datetime
 
 from fastapi import Request
 
+from api import refusals
 from api.errors import ApiError
 from db import keys
 from db.engine import Database
@@ -40,6 +41,7 @@ def authenticate(request: Request) -> Actor:
             "the token is unknown or revoked",
         )
     actor, key_id, last_used_at = found
+    refusals.note_key(request, actor.name)
     keys.note_use(db, key_id, last_used_at, now)
     return actor
 

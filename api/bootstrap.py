@@ -1,12 +1,9 @@
 """The composition root: the one place that wires the database to the notifications.
 
-The server (each worker process), `ratify worker` and every CLI command get
-their database from `bootstrap`, so an event reaches the same outbox writers
+The server (each worker process), `ratify worker` and every CLI command (through
+`api/cli_guard.py`) get their database from `bootstrap`, so an event reaches the same outbox writers
 whoever caused it: the e-mail and reminder writer, then the webhook writer.
 """
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from api.settings import Settings, notifications_config
 from db.engine import Database, open_database
@@ -26,13 +23,3 @@ def install_writers(db: Database, config: Config) -> Database:
     """`db` with the outbox writers for `config` (replacing any it had)."""
     db.outbox_writers[:] = [MailWriter(config), WebhookWriter()]
     return db
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[Database]:
-    """`bootstrap`'s database for one command, its connections closed afterwards."""
-    db = bootstrap(settings)
-    try:
-        yield db
-    finally:
-        db.dispose()

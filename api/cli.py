@@ -13,15 +13,15 @@ from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from api import checkpoints, evidence_cli
-from api.bootstrap import database
+from api import checkpoints, evidence_cli, metrics
+from api.cli_guard import CliError, at_head, describe, upgraded
 from api.clock import utc_now
 from api.logging import configure_logging
 from api.server_keys import ServerKeyError
 from api.settings import Settings, notifications_config, sealer, signing_key
 from db import audit_verify, keys, migrate, seed, sessions, subscriptions
-from db.engine import Database
 from db.sealing import Unsealable
 from db.uow import UnitOfWork
 from notifications import scheduler
@@ -30,17 +30,17 @@ from workflow.actors import SYSTEM, Role
 from workflow.errors import BadSignature, DomainError, InvalidValue
 
 
-def prepare(db: Database, settings: Settings) -> None:
-    """Bring the schema to head and seed an empty database."""
-    migrate.upgrade(db.engine, sealer(settings))
-    seed.seed(db, utc_now())
-
-
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
     signing_key(settings)  # made now, once, rather than by each worker at once
-    with database(settings) as db:
-        prepare(db, settings)
+    if settings.metrics_listen and (problem := metrics.check_listen(settings.metrics_listen)):
+        print(
+            f"ratify: error: cannot serve metrics on {settings.metrics_listen}: {problem}",
+            file=sys.stderr,
+        )
+        return 2
+    with upgraded(settings) as db:
+        seed.seed(db, utc_now())
     os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
     uvicorn.run(
         "api.main:app_from_env",
@@ -50,30 +50,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_config=None,
         access_log=False,
+        # uvicorn restarts a worker that does not answer its health check in time
+        # (5 s by default); on a loaded machine a starting worker can take longer.
+        timeout_worker_healthcheck=30,
     )
     return 0
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     """`alembic upgrade head`."""
-    with database(settings) as db:
-        migrate.upgrade(db.engine, sealer(settings))
+    with upgraded(settings) as db:
         print(f"schema at {migrate.current_revision(db.engine)}")
     return 0
 
 
 def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
     """Add the Södertörn seed data if it is missing."""
-    with database(settings) as db:
-        migrate.upgrade(db.engine, sealer(settings))
+    with upgraded(settings) as db:
         added = seed.seed(db, utc_now())
     print("seeded" if added else "already seeded")
     return 0
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    """Create a key; its token is the last line of stdout."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    """Create a key; its token is the last line of stdout (the schema is upgraded first)."""
+    with upgraded(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         token = keys.create(uow, args.name, Role(args.role), args.board)
         uow.commit()
     print(f"created {args.role} key {args.name!r}; the token is shown once:", file=sys.stderr)
@@ -83,7 +84,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
     """Names, roles, boards, created and last used; never tokens."""
-    with database(settings) as db, db.reads() as session:
+    with at_head(settings) as db, db.reads() as session:
         rows = keys.listing(session)
     print(f"{'NAME':24} {'ROLE':12} {'BOARD':12} {'CREATED':22} {'LAST USED':22} REVOKED")
     for k in rows:
@@ -96,7 +97,7 @@ def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke a key at once."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    with at_head(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         keys.revoke(uow, args.name)
         uow.commit()
     print(f"revoked {args.name!r}")
@@ -105,7 +106,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
     """The status page's sessions: live ones, or with --all the last 30 days'."""
-    with database(settings) as db, db.reads() as session:
+    with at_head(settings) as db, db.reads() as session:
         rows = sessions.listing(session, utc_now(), everything=args.all)
     print(
         f"{'NAME':24} {'SUBJECT':28} {'E-MAIL':30} {'ROLE':12} {'BOARD':12} "
@@ -123,7 +124,7 @@ def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sessions_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """End a person's sessions (or everyone's) at once, in every process."""
-    with database(settings) as db:
+    with at_head(settings) as db:
         if args.all:
             ended = sessions.end_all(db, utc_now())
         else:
@@ -136,9 +137,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Re-compute the audit chains (and check a checkpoint); exit 1 when broken."""
     document = _read_json(args.against) if args.against else None
     key = signing_key(settings) if document is not None else None
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         if key is not None:
             try:
                 result, checkpoint = checkpoints.check(db, key.public_key(), document, utc_now())
@@ -164,9 +163,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     """Print a signed statement of every chain's head; exit 1 when the trail is broken."""
     key = signing_key(settings)
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         result, document = checkpoints.take(db, key, utc_now())
     if document is None:
         print(
@@ -193,9 +190,7 @@ def cmd_certificate_key(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_webhooks_reseal(_args: argparse.Namespace, settings: Settings) -> int:
     """Seal every webhook secret anew under the first sealing key; clear ended ones."""
     keys = sealer(settings)
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         cleared = subscriptions.forget_expired_secrets(db, utc_now())
         try:
             count = subscriptions.reseal_all(db, keys.reseal)
@@ -225,9 +220,7 @@ def _read_json(path: str) -> Any:
 def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
     """One reminder sweep as if the clock read `--now`, then every e-mail due delivered."""
     now = args.now or utc_now()
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         report = scheduler.tick(db, notifications_config(settings), now)
     swept, delivered = report.swept, report.delivered
     print(
@@ -246,9 +239,7 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with database(settings) as db:
-        if not _at_head(db):
-            return 2
+    with at_head(settings) as db:
         clock = scheduler.start_scheduler(
             db, notifications_config(settings), utc_now, settings.scheduler_interval_seconds
         )
@@ -258,13 +249,6 @@ def cmd_worker(_args: argparse.Namespace, settings: Settings) -> int:
         finally:
             clock.shutdown()
     return 0
-
-
-def _at_head(db: Database) -> bool:
-    if migrate.at_head(db.engine):
-        return True
-    print("ratify: error: the schema is not at head; run `ratify db upgrade`", file=sys.stderr)
-    return False
 
 
 def _instant(text: str) -> datetime:
@@ -374,10 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            where = "_".join(str(p) for p in error["loc"]).upper()
-            name = f"RATIFY_{where}: " if where else ""
-            print(f"ratify: error: {name}{error['msg']}", file=sys.stderr)
+        print(f"ratify: error: {_setting_error(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
@@ -386,6 +367,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DomainError, ServerKeyError) as exc:
         print(f"ratify: error: {exc}", file=sys.stderr)
         return 2
+    except (CliError, SQLAlchemyError, OSError) as exc:
+        # A state the user's setup can be in (no schema, database down, a folder
+        # that cannot be written): one line, never a traceback.
+        print(f"ratify: error: {describe(exc)}", file=sys.stderr)
+        return 2
+
+
+def _setting_error(exc: ValidationError) -> str:
+    """The first invalid setting, named as its environment variable."""
+    error = exc.errors()[0]
+    name = "_".join(str(part) for part in error["loc"]).upper()
+    message = error["msg"].removeprefix("Value error, ")
+    return f"RATIFY_{name}: {message}" if name else message
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from api import refusals
 from api.encoding import dumps
 from workflow.errors import (
     AlreadyAnnounced,
@@ -26,6 +27,7 @@ from workflow.errors import (
     NotFound,
     PreconditionFailed,
     PredecessorNotInForce,
+    TooManyWebhooks,
 )
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str, str]] = {
     AlreadyExists: (409, "already_exists", "That id is already taken"),
     PreconditionFailed: (412, "precondition_failed", "If-Match does not match the current ETag"),
     BadSignature: (422, "bad_signature", "The statement is not signed by this server's key"),
+    TooManyWebhooks: (409, "too_many_webhooks", "The board has as many webhooks as it may"),
 }
 """Domain error class → (HTTP status, problem code, title); subclasses before their bases."""
 
@@ -62,6 +65,7 @@ API_ERRORS: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such resource"),
     "none_in_force": (404, "No version was in force"),
     "method_not_allowed": (405, "Method not allowed"),
+    "request_timeout": (408, "The request body did not arrive in time"),
     "conflict": (409, "A concurrent change won"),
     "chain_broken": (409, "The audit trail is broken: nothing is signed for it"),
     "payload_too_large": (413, "The request body is too large"),
@@ -84,6 +88,7 @@ HTTP_CODES = {
         "forbidden",
         "not_found",
         "method_not_allowed",
+        "request_timeout",
         "payload_too_large",
         "unsupported_media_type",
     )
@@ -144,8 +149,10 @@ def _domain(_request: Request, exc: Exception) -> Response:
     raise exc
 
 
-def _api(_request: Request, exc: Exception) -> Response:
+def _api(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.status in (401, 403):
+        refusals.record(request, exc.status, exc.code)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem(exc.status, exc.code, exc.title, exc.detail, headers)
 

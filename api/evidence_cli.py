@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from api.bootstrap import database
+from api.cli_guard import at_head
 from api.clock import utc_now
 from api.settings import Settings
 from db import feeds
@@ -99,7 +99,7 @@ def cmd_certificate_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_create(args: argparse.Namespace, settings: Settings) -> int:
     """A feed secret for a key; the secret is the last line of stdout."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    with at_head(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         secret = feeds.create(uow, args.key)
         uow.commit()
     base = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
@@ -114,7 +114,7 @@ def cmd_feeds_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """End a key's feed at once."""
-    with database(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
+    with at_head(settings) as db, UnitOfWork(db, SYSTEM, utc_now()) as uow:
         feeds.revoke(uow, args.key)
         uow.commit()
     print(f"revoked the feed of {args.key!r}")
@@ -123,7 +123,7 @@ def cmd_feeds_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds_list(_args: argparse.Namespace, settings: Settings) -> int:
     """Every feed's key, created and revoked (never a secret)."""
-    with database(settings) as db, db.reads() as session:
+    with at_head(settings) as db, db.reads() as session:
         rows = feeds.listing(session)
     print(f"{'KEY':24} {'CREATED':22} REVOKED")
     for row in rows:

@@ -4,8 +4,7 @@ FastAPI generates the schema from the routes; `install` finishes it, so that
 it says what the server does:
 
 - **Security.** A bearer scheme, required globally; `security: []` on every
-  operation without an `auth.Allow` rule (`/healthz`, `/readyz`, `/metrics`,
-  public pages).
+  operation without an `auth.Allow` rule (`/healthz`, `/readyz`, public pages).
 - **Problems.** Each operation's problem responses (`application/problem+json`,
   the `Problem` schema with `code` narrowed to the codes the operation can give)
   come from two sources, both resolved through the tables of `api/errors.py`

@@ -2,7 +2,10 @@
 
 Request dates are ISO 8601 calendar dates (`2019-06-10`) and nothing else: no
 numbers, no timestamps. Request text may not contain NUL (PostgreSQL cannot
-store it), and no text is longer than its column.
+store it), and no text is longer than its column. Single-line text (every
+field but a decision's `note` and a withdrawal's `reason`) holds no control
+character and no line or paragraph separator; multi-line text holds line
+breaks but no other control character (`api/lines.py`).
 """
 
 import re
@@ -18,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.lines import CONTROLS, MULTI_LINE, SINGLE_LINE
 from workflow.states import (
     AppealOutcome,
     BoardStatus,
@@ -26,14 +30,38 @@ from workflow.states import (
     VersionState,
 )
 
+SingleLine = Annotated[str, SINGLE_LINE]
+"""One line of text: no control character, no line or paragraph separator (put length
+constraints before the marker: `Annotated[str, StringConstraints(...), SINGLE_LINE]`)."""
+MultiLine = Annotated[str, MULTI_LINE]
+"""Text that may hold line breaks (LF, CR) but no other control character."""
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SINGLE_LINE
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE
+]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-"""Text stored in a 200-character column."""
+_NOT_IN_ADDRESS = rf"@\s{CONTROLS}"
+Email = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}]+$",
+        max_length=320,
+    ),
+    SINGLE_LINE,
+]
+Url = Annotated[
+    str, StringConstraints(pattern=rf"^https?://[^\s{CONTROLS}]+$", max_length=2000), SINGLE_LINE
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
+]
+"""One line stored in a 200-character column."""
+Ref = Annotated[str, StringConstraints(max_length=64), SINGLE_LINE]
+"""The id of another resource (it must exist; the command says so when it does not)."""
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -117,11 +145,11 @@ class Document(In):
 
 
 class VersionIn(In):
-    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    label: Name
     drafted_on: IsoDate
     valid_from: IsoDate
     valid_until: IsoDate | None = None
-    replaces: str | None = None
+    replaces: Ref | None = None
     document: Document | None = None
 
 
@@ -167,7 +195,9 @@ class SendOutIn(In):
 
 
 class WithdrawIn(In):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), MULTI_LINE
+    ]
 
 
 class DecisionIn(In):
@@ -179,7 +209,7 @@ class DecisionIn(In):
     document_sha256: Sha256 | None = None
     minutes_attested_on: IsoDate | None = None
     announced_on: IsoDate | None = None
-    note: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=5000), MULTI_LINE] | None = None
 
 
 class Appeal(BaseModel):

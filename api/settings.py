@@ -5,16 +5,33 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import server_keys
+from api.metrics import parse_listen
 from api.oidc_settings import OidcConfig, group_map, group_map_of, issuer_url
+from db import database_url
 from db.mail_queue import Retry
 from db.sealing import Sealer
 from notifications.config import Config, Smtp
 from notifications.webhook_delivery import WebhookPolicy
 from workflow.reminders import ReminderPolicy
+
+
+def _database_url(value: str) -> str:
+    """A URL ratify can use: SQLite or PostgreSQL through psycopg."""
+    problem = database_url.problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _listen(value: str | None) -> str | None:
+    """`host:port`, or unset."""
+    if value:
+        parse_listen(value)
+    return value or None
 
 
 def _reminder_offsets(value: str) -> str:
@@ -28,7 +45,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RATIFY_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///var/ratify.db"
+    database_url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///var/ratify.db"
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -48,9 +65,19 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 60.0
     run_scheduler: bool = False
     webhook_allowed_hosts: str = ""
+    webhook_max_per_board: Annotated[int, Field(ge=0)] = 10
+    """Live webhook subscriptions per board; more is 409 `too_many_webhooks`."""
     log_format: Literal["console", "json"] | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    body_timeout_seconds: Annotated[float, Field(gt=0)] = 10
+    """A request's whole body must arrive within this many seconds of its headers (else 408)."""
+    metrics_public: bool = False
+    """Serve `/metrics` to anyone; by default it needs an auditor's or admin's token."""
+    metrics_listen: Annotated[str | None, AfterValidator(_listen)] = None
+    """`host:port`: serve `/metrics` there, without a token, and not on the main address."""
+    idempotency_ttl_hours: Annotated[float, Field(gt=0)] = 72
+    """How long a write's answer is kept for an `Idempotency-Key` retry."""
     session_secret: str | None = None
     """Signs the status page's sessions; every process of one service needs the same."""
     session_secret_file: Path = Path("var/session-secret")
@@ -125,7 +152,9 @@ def notifications_config(settings: Settings) -> Config:
                 h.strip().lower() for h in settings.webhook_allowed_hosts.split(",") if h.strip()
             ),
             sealer=sealer(settings),
+            max_per_board=settings.webhook_max_per_board,
         ),
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from db import models
 from db.audit import actor_view, settled_seq
+from db.numbers import ascii_int
 from db.queries import View, boards_by_id, decode_cursor, encode_cursor, undecided_status
 from db.repositories import standing_decisions
 from workflow.errors import InvalidValue
@@ -95,10 +96,10 @@ def list_events(session: Session, filters: Filters, limit: int, cursor: str | No
     """
     after = 0
     if cursor is not None:
-        try:
-            after = int(decode_cursor(cursor))
-        except ValueError:
-            raise InvalidValue("cursor is not one this service gave out") from None
+        found = ascii_int(decode_cursor(cursor))
+        if found is None:
+            raise InvalidValue("cursor is not one this service gave out")
+        after = found
     horizon = settled_seq(session)
     e = models.Event
     query = filters.apply(_VIEW_SELECT).where(e.seq > after, e.seq <= horizon)

@@ -6,12 +6,20 @@ may share.
 
 The key row is inserted before the write runs, in its transaction, so a
 concurrent request with the same key waits on it and then finds the answer.
+Rows are kept for a while (`RATIFY_IDEMPOTENCY_TTL_HOURS`, 72 by default),
+then the scheduler's tick deletes them (`expire`): a retry comes within
+minutes or hours, and each row holds a whole response body.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import delete
+
+from db.engine import Database
 from db.models import IdempotencyKey
 from db.uow import UnitOfWork
+from workflow.actors import SYSTEM
 
 
 @dataclass(frozen=True)
@@ -45,3 +53,20 @@ def reserve(uow: UnitOfWork, key: str, fingerprint: str) -> IdempotencyKey:
 def keep(row: IdempotencyKey, status: int, body: str, location: str | None) -> None:
     """Store the answer the write gave, to replay it."""
     row.status_code, row.body, row.location = status, body, location
+
+
+def expire(db: Database, created_before: datetime, now: datetime) -> int:
+    """Delete every key stored before `created_before` (one statement); how many went.
+
+    A key's row is bookkeeping, not a change of the workflow, so it leaves
+    no audit event. A write still running holds a row made `now`, never one
+    this old.
+    """
+    with UnitOfWork(db, SYSTEM, now) as uow:
+        result = uow.session.execute(
+            delete(IdempotencyKey)
+            .where(IdempotencyKey.created_at < created_before)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from db import models
+from db.numbers import fits
 from db.repositories import VERSION_BY_ID, in_force_id, program_members, standing_decisions
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus, VersionState
@@ -76,6 +77,8 @@ def _from_key(key: Any, value: Any) -> Any:
         return date.fromisoformat(value)
     if not isinstance(value, python_type):
         raise TypeError("cursor value of the wrong type")
+    if isinstance(value, int) and not fits(value):
+        raise ValueError("cursor number out of range")  # SQLite: OverflowError, a 500
     return value
 
 

@@ -7,7 +7,7 @@ not found, so their existence is not revealed.
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db import models
@@ -19,7 +19,7 @@ from db.uow import UnitOfWork
 from db.webhook_queue import delivery_view
 from workflow.actors import Actor, Role
 from workflow.delivery import OPEN_DELIVERIES, DeliveryStatus
-from workflow.errors import InvalidValue, NotFound
+from workflow.errors import InvalidValue, NotFound, TooManyWebhooks
 from workflow.events import Event, EventType
 
 ROTATION_GRACE = timedelta(hours=24)
@@ -50,12 +50,35 @@ def owned(session: Session, actor: Actor, webhook_id: str) -> Webhook:
 
 
 def create(
-    uow: UnitOfWork, url: str, events: list[str], board_id: str | None, sealed_secret: str
+    uow: UnitOfWork,
+    url: str,
+    events: list[str],
+    board_id: str | None,
+    sealed_secret: str,
+    max_per_board: int,
 ) -> Webhook:
     """Subscribe `url` to `events` (for `board_id`'s versions only, when given), signing
-    with the secret in `sealed_secret` (sealed by the caller: the clear one never gets here)."""
-    if board_id is not None and uow.session.get(models.Board, board_id) is None:
-        raise InvalidValue(f"no board {board_id}")
+    with the secret in `sealed_secret` (sealed by the caller: the clear one never gets here).
+
+    A board may have at most `max_per_board` live subscriptions, so one key
+    cannot fan a decision out to hundreds of receivers; the board's row is
+    locked before counting, so concurrent requests cannot both take the last
+    place (SQLite's writers queue anyway).
+    """
+    if board_id is not None:
+        board = uow.session.get(models.Board, board_id, with_for_update=True)
+        if board is None:
+            raise InvalidValue(f"no board {board_id}")
+        live = uow.session.scalar(
+            select(func.count())
+            .select_from(Webhook)
+            .where(Webhook.board_id == board_id, Webhook.deleted_at.is_(None))
+        )
+        if (live or 0) >= max_per_board:
+            raise TooManyWebhooks(
+                f"board {board_id} has {live} webhooks, the most it may have"
+                f" (RATIFY_WEBHOOK_MAX_PER_BOARD={max_per_board}); delete one first"
+            )
     row = Webhook(
         id=new_id(),
         url=url,

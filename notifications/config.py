@@ -1,6 +1,7 @@
 """What the notifications need to know, as plain values (built from settings by the caller)."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from db.mail_queue import Retry
@@ -33,3 +34,5 @@ class Config:
     maildir: Path = Path("var/mail")
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     """Where webhooks may go and how they are retried (the scheduler delivers them too)."""
+    idempotency_ttl: timedelta = timedelta(hours=72)
+    """How long a write's answer is kept for an `Idempotency-Key` retry; the tick deletes older."""

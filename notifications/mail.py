@@ -146,8 +146,8 @@ def _headers(
     """A message's own headers, in order (the content headers follow them)."""
     return [
         ("From", ("ratify", sender)),
-        ("To", (f"{to.name}, {to.municipality}", to.email)),
-        ("Subject", subject),
+        ("To", (one_line(f"{to.name}, {to.municipality}"), to.email)),
+        ("Subject", one_line(subject)),
         ("Date", _date(at)),
         ("Message-ID", message_id(key)),
         ("Auto-Submitted", "auto-generated"),
@@ -155,6 +155,19 @@ def _headers(
         ("X-Ratify-Version", about.version_id),
         ("X-Ratify-Board", to.board_id),
     ]
+
+
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """`text` with any run of control characters or line separators made one space.
+
+    The API refuses them in labels, titles and names; this keeps a row stored
+    before it did from making every e-mail about it fail (a header may not
+    hold a line break).
+    """
+    return _LINE_BREAKING.sub(" ", text)
 
 
 @lru_cache(maxsize=256)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from db import subscriptions
+from db import idempotency, subscriptions
 from db.engine import Database
 from db.legal_force import LegalForceReport, note_legal_force
 from notifications import targets, webhook_delivery
@@ -36,14 +36,18 @@ class TickReport:
     swept: SweepReport
     delivered: DeliveryReport
     legal_force: LegalForceReport
+    expired_keys: int = 0
+    """Idempotency keys older than `Config.idempotency_ttl`, deleted."""
 
 
 def tick(db: Database, config: Config, now: datetime, sender: Sender | None = None) -> TickReport:
-    """Legal force noted and one reminder sweep as of `now`, then every e-mail due delivered."""
+    """Legal force noted and one reminder sweep as of `now`, then every e-mail due delivered
+    and expired idempotency keys deleted."""
     legal_force = note_legal_force(db, now)
     swept = sweep(db, config, now)
     delivered = deliver(db, config, sender or make_sender(config), now)
-    return TickReport(swept, delivered, legal_force)
+    expired = idempotency.expire(db, now - config.idempotency_ttl, now)
+    return TickReport(swept, delivered, legal_force, expired)
 
 
 def deliver_webhooks(db: Database, policy: WebhookPolicy, now: datetime) -> int:

@@ -51,6 +51,8 @@ class WebhookPolicy:
     """How deliveries are made: targets allowed, timeouts, retries, parallelism."""
 
     allowed_hosts: frozenset[str] = frozenset()
+    max_per_board: int = 10
+    """Live subscriptions a board may have (admin subscriptions without a board: any number)."""
     timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(10.0, connect=5.0))
     retry_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     jitter: float = 0.2

@@ -13,7 +13,8 @@
     ├── NotFound                 no such board, program or version
     ├── AlreadyExists            an id or label that is taken
     ├── PreconditionFailed       `If-Match` names another revision
-    └── BadSignature             a signed statement is not signed by this server's key
+    ├── BadSignature             a signed statement is not signed by this server's key
+    └── TooManyWebhooks          the board has as many subscriptions as it may
 
 `api/errors.py` maps each class to an HTTP status and a problem `code`.
 """
@@ -74,3 +75,7 @@ class PreconditionFailed(DomainError):
 class BadSignature(DomainError):
     """A signed statement (an audit checkpoint) was not signed by this server's key,
     or was changed after it was signed."""
+
+
+class TooManyWebhooks(DomainError):
+    """The board already has as many live webhook subscriptions as it may have."""

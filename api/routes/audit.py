@@ -3,7 +3,6 @@ decision register, and the public key that signs checkpoints."""
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ from api.encoding import dumps
 from api.errors import ApiError
 from api.openapi import CsvText, content, problems, request_body
 from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.spreadsheet import csv_cell
 from db import audit_queries, audit_verify
 from db.audit_queries import Filters
 from db.engine import Database
@@ -187,17 +187,6 @@ def export(
     return StreamingResponse(_json(db, where), media_type="application/json")
 
 
-def _cell(value: object) -> str:
-    """A CSV cell: empty for null, JSON for structures, the contract's form for dates."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return dumps(value).decode().strip('"')
-
-
 def _csv(db: Database, where: Filters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -206,9 +195,11 @@ def _csv(db: Database, where: Filters) -> Iterator[str]:
         for n, row in enumerate(audit_queries.stream_events(session, where)):
             writer.writerow(
                 [
-                    row.seq, _cell(row.at), row.type, row.actor_name, row.actor_role,
-                    _cell(row.actor_board_id), _cell(row.program_id), _cell(row.version_id),
-                    _cell(row.board_id), _cell(row.data), row.prev_hash, row.hash,
+                    csv_cell(value) for value in (
+                        row.seq, row.at, row.type, row.actor_name, row.actor_role,
+                        row.actor_board_id, row.program_id, row.version_id, row.board_id,
+                        row.data, row.prev_hash, row.hash,
+                    )
                 ]
             )  # fmt: skip
             if n % 500 == 0:
@@ -254,7 +245,7 @@ def register(
     writer = csv.DictWriter(buffer, fieldnames=audit_queries.REGISTER_COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -2,16 +2,19 @@
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.encoding import dumps
 from db import models, queries
+from db.numbers import INT63_MAX
 from workflow.errors import NotFound
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Cursor = Annotated[str | None, Query(max_length=500, description="from `next_cursor`")]
+NumericId = Annotated[int, Path(ge=1, le=INT63_MAX, description="a positive 64-bit integer")]
+"""An integer id in a path: bounded, so no number reaches the database that it cannot hold."""
 
 
 def version_or_404(session: Session, version_id: str) -> models.Version:

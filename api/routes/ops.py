@@ -2,18 +2,20 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import auth
 from api.deps import DbDep
-from api.openapi import MermaidText
+from api.openapi import MermaidText, problems
 from api.responses import Health, Readiness
 from api.routes.common import json_response
+from api.settings import Settings
 from db.migrate import readiness
-from workflow.actors import Actor
+from workflow.actors import Actor, Role
 from workflow.diagram import workflow_diagram
+from workflow.errors import NotFound
 
 router = APIRouter(tags=["operations"])
 
@@ -38,9 +40,31 @@ def readyz(db: DbDep) -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/metrics", response_class=PlainTextResponse, operation_id="get_metrics")
+class MetricsAccess(auth.Allow):
+    """Who may read `/metrics` on the service's address: an auditor or admin, unless
+    `RATIFY_METRICS_PUBLIC`; nobody (404) when `RATIFY_METRICS_LISTEN` serves them on an
+    address of their own."""
+
+    def __call__(self, request: Request) -> Actor | None:  # type: ignore[override]
+        settings: Settings = request.app.state.settings
+        if settings.metrics_listen:
+            raise NotFound("no metrics here: they are served on RATIFY_METRICS_LISTEN")
+        return None if settings.metrics_public else super().__call__(request)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    operation_id="get_metrics",
+    dependencies=[Depends(MetricsAccess(Role.AUDITOR))],
+    responses=problems(NotFound),
+)
 def metrics() -> Response:
-    """Prometheus metrics of this process."""
+    """Prometheus metrics of this process: an auditor's or admin's token, by default.
+
+    Open to anyone with `RATIFY_METRICS_PUBLIC=true`; not here at all (404)
+    when `RATIFY_METRICS_LISTEN` serves them on an address of their own.
+    """
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -10,7 +10,7 @@ from api import auth
 from api.deps import SessionDep
 from api.openapi import WebhookEventName, headers, problems
 from api.responses import Delivery, DeliveryPage, Webhook, WebhookPage, WebhookWithSecret
-from api.routes.common import Cursor, Limit, json_response
+from api.routes.common import Cursor, Limit, NumericId, json_response
 from api.schemas import In, Slug, Url
 from api.writes import Result, WriteDep
 from db import subscriptions
@@ -68,7 +68,14 @@ def create_webhook(
 
     def command(uow: UnitOfWork) -> Result:
         secret = generate_secret()
-        row = subscriptions.create(uow, body.url, body.events, board_id, sealer.seal(secret))
+        row = subscriptions.create(
+            uow,
+            body.url,
+            body.events,
+            board_id,
+            sealer.seal(secret),
+            config.webhooks.max_per_board,
+        )
         view = subscriptions.subscription_view(row)
         return _with_secret(201, view, secret, location=f"/v1/webhooks/{row.id}")
 
@@ -172,7 +179,7 @@ def list_deliveries(
 )
 def redeliver(
     webhook_id: str,
-    delivery_id: int,
+    delivery_id: NumericId,
     write: WriteDep,
     actor: Annotated[Actor, Depends(MANAGE)],
 ) -> Response:

@@ -18,6 +18,7 @@ from api.ui.i18n import Words
 from api.ui.views import audit_page, program_page
 from api.ui.web import LangDep, ViewerDep, may, not_found, page, redirect, require
 from db import audit_verify, queries
+from db.numbers import ascii_int
 from workflow.dates import today_in_stockholm
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -93,6 +94,6 @@ def version_audit(
     verification = None
     if may(found, auth.AUDIT_VERIFY.roles):
         verification = audit_verify.verify_database(db, clock(), incremental=verify != "full")
-    below = int(before) if before and before.isdigit() and len(before) < 19 else None
+    below = ascii_int(before) if before else None
     context = {"view": audit_page(session, row, below), "verification": verification}
     return page(request, lang, "audit.html", context)

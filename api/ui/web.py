@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import refusals
 from api.deps import DbDep
 from api.ui import session as sessions
 from api.ui.i18n import Lang, Words, choose, other
@@ -71,6 +72,8 @@ def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
         request.cookies.get(sessions.SESSION_COOKIE),
     )
     request.state.ui_viewer = found
+    if found is not None:
+        refusals.note_key(request, found.actor.name)
     return found
 
 
@@ -225,6 +228,8 @@ def on_login_required(request: Request, _exc: Exception) -> Response:
 def on_page_error(request: Request, exc: Exception) -> Response:
     """The error as an HTML page in the viewer's language."""
     assert isinstance(exc, PageError)
+    if exc.status == 403:
+        refusals.record(request, 403, "forbidden")
     lang = choose(request.query_params.get("lang"), request.cookies.get(sessions.LANG_COOKIE))
     return page(
         request, lang, "error.html", {"title": exc.title, "message": exc.message}, exc.status

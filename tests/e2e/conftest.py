@@ -132,6 +132,8 @@ class Ratify:
         self.clients: list[httpx.Client] = []
         self.extra_env: dict[str, str] = {}
         """More `RATIFY_*` settings for every process started from here on."""
+        self.serve_args: list[str] = []
+        """More arguments for `ratify serve` (e.g. `--workers 2`)."""
         workdir.mkdir(parents=True, exist_ok=True)
 
     def env(self) -> dict[str, str]:
@@ -227,6 +229,7 @@ class Ratify:
                 "--port",
                 str(port),
                 "--no-scheduler",
+                *self.serve_args,
             ],
             cwd=self.workdir,
             env=self.env(),

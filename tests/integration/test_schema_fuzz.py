@@ -9,12 +9,22 @@ reach the workflow instead of stopping at 404. Two checks: no response is a
 server error, and every 4xx/5xx response is an RFC 9457 problem document
 with the contract's fields.
 
+Two more passes (issue 13, item 6): every operation with an integer path
+parameter is fuzzed again with that parameter generated rather than a real
+id (a 23-digit delivery id once overflowed SQLite), and the status page,
+which is not in the OpenAPI schema, is fuzzed from a schema of its own
+(`UI_SCHEMA`): its cookies, query strings and forms, signed in and not. Like
+every integration test they run on SQLite and on PostgreSQL. Targeted
+property tests for what random generation rarely hits (cookie fields,
+cursors, text used later in an e-mail) are in `test_input_properties.py`.
+
 Webhook targets are resolved with numeric addresses only, so a generated
 host name never becomes a DNS query: the test stays on this machine.
 """
 
 import itertools
 import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +57,9 @@ from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by
 
 MAX_EXAMPLES = 10
 """Examples per operation and mode: the run stays well under a minute per backend."""
+
+INTEGER_EXAMPLES = 100
+"""Examples per mode for an operation whose integer path parameters are generated."""
 
 PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
 
@@ -163,8 +176,25 @@ def path_parameters(target: Target, operation: Operation) -> dict[str, Any]:
     return {p.name: known[p.name] for p in operation.path_parameters if p.name in known}
 
 
+def generated_integers(target: Target, operation: Operation) -> dict[str, Any] | None:
+    """The real ids for `operation` but for its integer path parameters; None without any."""
+    integers = {
+        p.name
+        for p in operation.path_parameters
+        if (p.definition.get("schema") or {}).get("type") == "integer"
+    }
+    if not integers:
+        return None
+    return {k: v for k, v in path_parameters(target, operation).items() if k not in integers}
+
+
 def fuzz(
-    operation: Operation, mode: GenerationMode, ids: dict[str, Any], token: str, board: str
+    operation: Operation,
+    mode: GenerationMode,
+    ids: dict[str, Any],
+    token: str,
+    board: str,
+    examples: int = MAX_EXAMPLES,
 ) -> None:
     """Run `operation` with generated data; raise on the first check that fails.
 
@@ -177,7 +207,7 @@ def fuzz(
     keys = itertools.count()
 
     @hypothesis.settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         derandomize=True,
         deadline=None,
         database=None,
@@ -209,14 +239,19 @@ def test_no_server_error_and_every_error_a_problem_document(
         assert isinstance(result, Ok), result.err()
         operation = result.ok()
         operations += 1
-        ids = path_parameters(target, operation)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            try:
-                fuzz(operation, mode, ids, tokens[role], board)
-            except Unsatisfiable:
-                assert mode is GenerationMode.NEGATIVE, operation.label  # nothing to break
-            except (Exception, BaseExceptionGroup) as exc:
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
+        passes = [("real ids", path_parameters(target, operation), MAX_EXAMPLES)]
+        free = generated_integers(target, operation)
+        if free is not None:
+            # More examples: about one unbounded integer in thirty passes 64 bits.
+            passes.append(("generated integers", free, INTEGER_EXAMPLES))
+        for name, ids, examples in passes:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    fuzz(operation, mode, ids, tokens[role], board, examples)
+                except Unsatisfiable:
+                    assert mode is GenerationMode.NEGATIVE, operation.label  # nothing to break
+                except (Exception, BaseExceptionGroup) as exc:
+                    failures.append(f"{operation.label} ({mode.value}, {name}): {exc}")
     assert operations >= 25
     assert not failures, "\n\n".join(failures)
 
@@ -254,3 +289,157 @@ def test_the_checks_fail_a_server_error_an_error_that_is_no_problem_document_and
     assert "application/problem+json" in found["/plain/{n}"], found
     assert "Undocumented status code" in found["/undocumented/{n}"], found
     assert "Response violates schema" in found["/untyped/{n}"], found
+
+
+# --- the status page ------------------------------------------------------------------
+
+_COOKIES = [
+    {"name": name, "in": "cookie", "required": False, "schema": {"type": "string"}}
+    for name in ("ratify_session", "ratify_lang", "ratify_csrf")
+]
+_LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"}}
+_HTML = {"200": {"description": "a page"}, "303": {"description": "to another page"}}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _form(*fields: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
+    return {"content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+UI_SCHEMA: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "ratify status page (for fuzzing)", "version": "1"},
+    "paths": {
+        "/ui/login": {
+            "get": {
+                "parameters": [
+                    *_COOKIES,
+                    _LANG,
+                    {"name": "next", "in": "query", "schema": {"type": "string"}},
+                    {"name": "bye", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": _HTML,
+            },
+            "post": {
+                "parameters": [*_COOKIES, _LANG],
+                "requestBody": _form("token", "csrf", "next"),
+                "responses": _HTML,
+            },
+        },
+        "/ui/logout": {
+            "post": {
+                "parameters": [*_COOKIES, _LANG],
+                "requestBody": _form("csrf"),
+                "responses": _HTML,
+            }
+        },
+        "/ui/programs": {"get": {"parameters": [*_COOKIES, _LANG], "responses": _HTML}},
+        "/ui/programs/{program_id}": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "program_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    *_COOKIES,
+                    _LANG,
+                ],
+                "responses": _HTML,
+            }
+        },
+        "/ui/versions/{version_id}/audit": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "version_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "before", "in": "query", "schema": {"type": "string"}},
+                    *_COOKIES,
+                    _LANG,
+                ],
+                "responses": _HTML,
+            }
+        },
+    },
+}
+"""The status page's routes with what a browser (or anyone) may send them."""
+
+
+def a_page(_ctx: CheckContext, response: Response, _case: AnyCase) -> bool | None:
+    """The status page answers with HTML, or a redirect; never problem+json, never a 500."""
+    if 300 <= response.status_code < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    assert content_type.startswith("text/html"), (response.status_code, content_type)
+    return None
+
+
+def fuzz_ui(
+    operation: Operation, mode: GenerationMode, ids: dict[str, Any], session: str | None
+) -> None:
+    """Run a status-page operation with generated cookies, queries and forms.
+
+    With `session`, the session cookie is a valid one, so the pages behind the
+    login (and the logout form's CSRF check) see the generated values.
+    """
+    strategy = operation.as_strategy(generation_mode=mode, path_parameters=ids or None)
+
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )
+    @hypothesis.given(case=strategy)
+    def run(case: AnyCase) -> None:
+        if session is not None:
+            case.cookies = {**(case.cookies or {}), "ratify_session": session}
+        response = case.call(allow_redirects=False)
+        case.validate_response(response, checks=[not_a_server_error, a_page])
+
+    run()
+
+
+def test_the_status_page_answers_any_cookie_query_or_form_with_a_page(
+    target: Target, tokens: dict[str, str]
+) -> None:
+    with TestClient(target.app, base_url="https://testserver") as browser:
+        form = browser.get("/ui/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, form.text
+        r = browser.post(
+            "/ui/login",
+            data={"token": tokens["auditor"], "csrf": csrf.group(1), "next": "/ui/programs"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        session = browser.cookies.get("ratify_session")
+    schema = schemathesis.openapi.from_dict(UI_SCHEMA)
+    schema.app = target.app
+    ids = target.ids["*"]
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operation = result.ok()
+        known = {p.name: ids[p.name] for p in operation.path_parameters if p.name in ids}
+        for signed_in in (None, session):
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    fuzz_ui(operation, mode, known, signed_in)
+                except Unsatisfiable:
+                    pass  # nothing to break in negative mode
+                except (Exception, BaseExceptionGroup) as exc:
+                    who = "signed in" if signed_in else "anonymous"
+                    failures.append(f"{operation.label} ({mode.value}, {who}): {exc}")
+    assert not failures, "\n\n".join(failures)
