@@ -32,7 +32,6 @@ from workflow.errors import BadSignature, DomainError, InvalidValue
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade, seed, and serve HTTP."""
-    signing_key(settings)  # made now, once, rather than by each worker at once
     if settings.metrics_listen and (problem := metrics.check_listen(settings.metrics_listen)):
         print(
             f"ratify: error: cannot serve metrics on {settings.metrics_listen}: {problem}",
@@ -41,6 +40,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with upgraded(settings) as db:
         seed.seed(db, utc_now())
+    signing_key(settings)  # made now, once, rather than by each worker at once
     os.environ["RATIFY_RUN_SCHEDULER"] = "false" if args.no_scheduler else "true"
     uvicorn.run(
         "api.main:app_from_env",
