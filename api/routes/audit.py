@@ -18,7 +18,7 @@ from api.deps import DbDep, SessionDep, now
 from api.encoding import dumps
 from api.errors import ApiError
 from api.openapi import CsvText, content, problems, request_body
-from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routes.common import Cursor, Limit, Line, json_response, version_or_404
 from api.spreadsheet import csv_cell
 from db import audit_queries, audit_verify
 from db.audit_queries import Filters
@@ -47,11 +47,11 @@ EVENT_COLUMNS = [
 
 
 async def filters(
-    program_id: Annotated[str | None, Query(max_length=64)] = None,
-    version_id: Annotated[str | None, Query(max_length=64)] = None,
-    board_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="the actor's name")] = None,
-    type: Annotated[str | None, Query(max_length=64, description="e.g. decision.recorded")] = None,
+    program_id: Annotated[Line | None, Query(max_length=64)] = None,
+    version_id: Annotated[Line | None, Query(max_length=64)] = None,
+    board_id: Annotated[Line | None, Query(max_length=64)] = None,
+    actor: Annotated[Line | None, Query(max_length=200, description="the actor's name")] = None,
+    type: Annotated[Line | None, Query(max_length=64, description="e.g. decision.recorded")] = None,
     since: Annotated[AwareDatetime | None, Query(description="RFC 3339, inclusive")] = None,
     until: Annotated[AwareDatetime | None, Query(description="RFC 3339, exclusive")] = None,
 ) -> Filters:

@@ -7,12 +7,15 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.encoding import dumps
+from api.lines import SINGLE_LINE
 from db import models, queries
 from db.numbers import INT63_MAX
 from workflow.errors import NotFound
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Cursor = Annotated[str | None, Query(max_length=500, description="from `next_cursor`")]
+Line = Annotated[str, SINGLE_LINE]
+"""A query string's text: one line, no control characters (a NUL would reach the database)."""
 NumericId = Annotated[int, Path(ge=1, le=INT63_MAX, description="a positive 64-bit integer")]
 """An integer id in a path: bounded, so no number reaches the database that it cannot hold."""
 

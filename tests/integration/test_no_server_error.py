@@ -166,3 +166,15 @@ def test_raw_non_ascii_bytes_in_a_query_string_are_read_as_percent_encoded(
     """Found by the fuzzing: `?x=\\xb2` unencoded (as h11 passes it on) was a 500 on any page."""
     r = raw_request(api.client.app, "GET", path, query=b"lang=\xb2&limit=\xff\x01")
     assert r.status in (200, 303, 401), r
+
+
+@pytest.mark.parametrize("path", ["/v1/audit", "/v1/audit/export", "/v1/audit/export?format=csv"])
+@pytest.mark.parametrize("name", ["actor", "type", "program_id", "version_id", "board_id"])
+def test_an_audit_filter_with_a_control_character_is_a_422_before_any_export_starts(
+    api: Api, path: str, name: str
+) -> None:
+    """A NUL in a filter reached PostgreSQL after an export had started streaming (found by
+    the fuzzer): the answer was cut off. Now the filter is refused before anything is sent."""
+    joiner = "&" if "?" in path else "?"
+    r = api.get(f"{path}{joiner}{name}=a%00b", as_="auditor")
+    assert_problem(r, 422, "validation_error")
