@@ -18,15 +18,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from unittest import mock
 
 import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from api.cli_guard import at_head
+from api.settings import Settings
+from db import keys
+from db.uow import UnitOfWork
 from tests import databases
+from workflow.actors import SYSTEM, Role
 
 if TYPE_CHECKING:
     from tests.e2e.fleet import Fleet
@@ -193,17 +200,26 @@ class Ratify:
         return token
 
     def create_keys(self, specs: Mapping[str, tuple[str, str | None]]) -> dict[str, str]:
-        """Several `ratify keys create` runs at once: {name: (role, board)} → {name: token}."""
-        running = {
-            name: self.start_cli(*self.key_args(name, role, board))
-            for name, (role, board) in specs.items()
-        }
-        results = {name: self.finish(process) for name, process in running.items()}
-        tokens = {}
-        for name, result in results.items():
-            assert result.returncode == 0, f"keys create {name}: {result.stderr}"
-            tokens[name] = last_line(result.stdout)
-            assert tokens[name].startswith("rat_"), result.stdout
+        """Keys for a test's setup: {name: (role, board)} → {name: token}.
+
+        The first is made by `ratify keys create` (which brings the schema to
+        head); the others in this process by the same code the command runs
+        (`db.keys.create` in a unit of work on `at_head`'s database, with
+        this test's settings), since a process each costs two seconds of
+        start-up on this machine. `tests/e2e/test_cli.py` holds the command
+        itself to the contract.
+        """
+        names = list(specs)
+        tokens = {names[0]: self.create_key(names[0], *specs[names[0]])}
+        url = self.database_url or f"sqlite:///{self.workdir / 'var' / 'ratify.db'}"
+        env = {**self.env(), "RATIFY_DATABASE_URL": url}
+        with mock.patch.dict(os.environ, env, clear=True):
+            settings = Settings()
+        with at_head(settings) as db, UnitOfWork(db, SYSTEM, datetime.now(UTC)) as uow:
+            for name in names[1:]:
+                role, board = specs[name]
+                tokens[name] = keys.create(uow, name, Role(role), board)
+            uow.commit()
         return tokens
 
     # --- servers ---------------------------------------------------------

@@ -279,6 +279,8 @@ def test_an_issuer_in_clear_text_is_refused_at_start(tmp_path: Path) -> None:
     ratify.extra_env = oidc_env("http://idp.example.org/realms/ratify")
     result = ratify.cli("keys", "list", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("ratify: error: RATIFY_OIDC_ISSUER: must be an https:// URL")
+    assert result.stderr.strip().startswith(
+        "ratify: error: RATIFY_OIDC_ISSUER: must be an https:// URL"
+    )
     assert "loopback" in result.stderr
     assert "Traceback" not in result.stderr
