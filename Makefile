@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# One pytest worker more than cores: e2e tests spend part of their time waiting on processes.
+WORKERS ?= $(shell expr $$(nproc) + 1)
 
 .PHONY: run test lint types pytest browser graphviz clean
 
@@ -46,7 +48,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(NODE_STAMP) browser graphviz
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n $(WORKERS)
 
 clean:
 	rm -rf $(VENV) node_modules var .mypy_cache .ruff_cache .pytest_cache .hypothesis

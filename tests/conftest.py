@@ -22,6 +22,12 @@ from workflow.actors import SYSTEM, Role
 from workflow.dates import today_in_stockholm
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first (in their order), so that with `-n auto` no worker is left
+    running a long test alone at the end while the others wait."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_secret_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The status page's secret in the run's temporary folder, not the checkout's var/.

@@ -8,6 +8,7 @@ import stat
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
@@ -26,12 +27,14 @@ def run(ratify: Ratify, *args: str) -> Any:
     return result
 
 
+@pytest.mark.slow
 def sup_events(db: Database) -> list[tuple[int, str]]:
     with db.engine.connect() as connection:
         query = text("SELECT seq, hash FROM events WHERE chain = 'sup' ORDER BY seq")
         return [(row.seq, row.hash) for row in connection.execute(query)]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_kept_outside_finds_a_rollback_the_chain_cannot(
     ratify: Ratify, seeded: Database
 ) -> None:

@@ -144,6 +144,7 @@ def decision_of(document: dict[str, Any], board_id: str) -> dict[str, Any]:
 # --- ratify certificate verify ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_story_ends_with_certificates_the_cli_accepts(story: Story) -> None:
     for name, document in (
         ("in force", story.sup_2035),

@@ -89,6 +89,7 @@ def test_a_database_without_the_schema(empty_database_url: str, ratify_factory: 
     assert "x" in ratify.cli("keys", "list").stdout
 
 
+@pytest.mark.slow
 def test_a_postgresql_nobody_listens_for_is_one_line_without_the_password(
     ratify_factory: Factory,
 ) -> None:

@@ -147,6 +147,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ratify.close()
 
 
+@pytest.mark.slow
 def test_sup_2035_goes_into_force_through_the_browser_only(site: Site) -> None:
     driver = site.driver
     site.open("/ui/programs/sup")

@@ -261,7 +261,10 @@ def _tamper(db: Database, sql: str, **params: Any) -> None:
 
 
 def test_the_database_refuses_update_and_delete(api: Api, seeded: Database) -> None:
-    for sql in ("UPDATE events SET actor_name = 'x' WHERE seq = 1", "DELETE FROM events WHERE seq = 1"):
+    for sql in (
+        "UPDATE events SET actor_name = 'x' WHERE seq = 1",
+        "DELETE FROM events WHERE seq = 1",
+    ):
         with pytest.raises(Exception, match="append-only"), seeded.engine.begin() as connection:
             connection.execute(text(sql))
 

@@ -228,6 +228,7 @@ def fuzz(
     run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("role", "board"), [("admin", "haninge"), ("tyreso", "tyreso")])
 def test_no_server_error_and_every_error_a_problem_document(
     target: Target, tokens: dict[str, str], role: str, board: str
@@ -411,6 +412,7 @@ def fuzz_ui(
     run()
 
 
+@pytest.mark.slow
 def test_the_status_page_answers_any_cookie_query_or_form_with_a_page(
     target: Target, tokens: dict[str, str]
 ) -> None:

@@ -503,6 +503,7 @@ class ProgramVersions(RuleBasedStateMachine):
             self.seen_events[vid] = list(version.events)
 
 
+@pytest.mark.slow
 def test_random_command_sequences_keep_the_invariants() -> None:
     run_state_machine_as_test(
         ProgramVersions,
