@@ -625,7 +625,8 @@ def measure(url: str, args: argparse.Namespace, result: dict[str, Any]) -> None:
         db.dispose()
     if not {"http", "wrk", "export"} & set(parts):
         return
-    with server(url, 1) as base:
+    with server(url, 1) as served:
+        base = served.base
         if "http" in parts:
             result["load_at_http"] = load_average()
             result["http"] = {

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,9 +69,34 @@ def env_for(url: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "RATIFY_DATABASE_URL": url, "RATIFY_LOG_LEVEL": "WARNING", **extra}
 
 
+def session_cpu_seconds(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of a session: a server and its workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[3]) == session:  # fields[3]: the session id (field 6 of proc(5))
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+@dataclass(frozen=True)
+class Served:
+    """A server under test: its base URL and the session id of its processes."""
+
+    base: str
+    session: int
+
+    def cpu_seconds(self) -> float:
+        return session_cpu_seconds(self.session)
+
+
 @contextmanager
-def server(url: str, workers: int, *extra: str) -> Iterator[str]:
-    """`ratify serve` on a free port until the block ends; yields its base URL."""
+def server(url: str, workers: int, *extra: str) -> Iterator[Served]:
+    """`ratify serve` on a free port until the block ends (its own session)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -99,7 +125,7 @@ def server(url: str, workers: int, *extra: str) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("server did not become ready")
-        yield base
+        yield Served(base, proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
@@ -129,8 +155,10 @@ def wrk(url: str, script: Path, connections: int, seconds: int, threads: int = 2
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {
         "rate": rate,
+        "requests": int(total.group(1)) if total else None,
         "p50_ms": pct.get("50"),
         "p99_ms": pct.get("99"),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,

@@ -6,14 +6,25 @@ For each server worker count: a fresh database with PROGRAMS programs of the
 eight Södertörn boards, one version each, sent out; wrk with 16 connections
 records approvals (each (version, board) once; every eighth puts a version in
 force). Then pgbench runs the equivalent transaction with 16 clients on the
-same database. Prints both rates, their ratio and the server's p50/p99, and the
-read rate of GET /v1/versions/{id}.
+same database. Prints both rates, their ratio, the server's p50/p99 and its CPU per
+request (process CPU seconds ÷ requests), and the same for GET /v1/versions/{id}.
 """
 
 import argparse
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from bench.common import ROOT, env_for, fresh_database, pgbench, ratify, report, server, wrk
+from bench.common import (
+    ROOT,
+    Served,
+    env_for,
+    fresh_database,
+    pgbench,
+    ratify,
+    report,
+    server,
+    wrk,
+)
 from db import commands, seed
 from db.engine import open_database
 from db.uow import UnitOfWork
@@ -65,10 +76,10 @@ def run(workers: int, seconds: int, programs: int) -> dict[str, object]:
     with fresh_database("ratify_bench") as url:
         versions = prepare(url, programs)
         write_data(url, versions)
-        with server(url, workers) as base:
-            wrk(base, HERE / "reads.lua", 16, 3)  # warm up
-            decisions = wrk(base, HERE / "decisions.lua", 16, seconds)
-            reads = wrk(base, HERE / "reads.lua", 16, seconds)
+        with server(url, workers) as served:
+            wrk(served.base, HERE / "reads.lua", 16, 3)  # warm up
+            decisions, decision_cpu = measured(served, "decisions.lua", seconds)
+            reads, read_cpu = measured(served, "reads.lua", seconds)
         tps = pgbench(url, HERE / "decision_tx.sql", 16, seconds, {"nversions": str(programs)})
     (HERE / "data.lua").unlink()
     return {
@@ -83,7 +94,18 @@ def run(workers: int, seconds: int, programs: int) -> dict[str, object]:
         "read_p50_ms": reads["p50_ms"],
         "read_p99_ms": reads["p99_ms"],
         "reads_to_decisions": round(reads["rate"] / decisions["rate"], 2),
+        "server_cpu_ms_per_decision": decision_cpu,
+        "server_cpu_ms_per_read": read_cpu,
     }
+
+
+def measured(served: Served, script: str, seconds: int) -> tuple[dict[str, Any], float]:
+    """wrk's figures for `script`, and the server's CPU milliseconds per request meanwhile."""
+    before = served.cpu_seconds()
+    result = wrk(served.base, HERE / script, 16, seconds)
+    spent = served.cpu_seconds() - before
+    requests = result["requests"] or result["rate"] * seconds
+    return result, round(1000 * spent / requests, 2)
 
 
 def main() -> None:
