@@ -26,7 +26,7 @@ from db import models
 from db.engine import Database
 from db.models import OutboxMail
 from tests import databases
-from tests.conftest import BOARD_IDS
+from tests.conftest import BOARD_IDS, decision
 from tests.e2e.conftest import PROBLEM_SIGNS, READY_TIMEOUT, free_port, ratify_command
 from workflow.dates import today_in_stockholm
 
@@ -226,13 +226,7 @@ def today() -> date:
 
 def approval(board_id: str, decided_on: str = "2019-06-10", outcome: str = "approved") -> Any:
     """A decision body as a board's case-management system sends it."""
-    return {
-        "board_id": board_id,
-        "outcome": outcome,
-        "decided_on": decided_on,
-        "paragraph": "§ 60",
-        "case_number": f"2019/KS 0260 005-{board_id}",
-    }
+    return decision(board_id, outcome, decided_on)
 
 
 def draft(label: str, replaces: str | None = None) -> Any:
