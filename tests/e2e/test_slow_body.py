@@ -19,11 +19,12 @@ from tests.e2e.conftest import Ratify, Server
 TIMEOUT = 2.0
 
 
-@pytest.fixture
-def server(ratify: Ratify) -> tuple[Server, str]:
-    ratify.extra_env["RATIFY_BODY_TIMEOUT_SECONDS"] = str(TIMEOUT)
-    (server,) = ratify.serve()
-    return server, ratify.create_key("ops", "admin")
+@pytest.fixture(scope="module")
+def server(module_ratify: Ratify) -> tuple[Server, str]:
+    """One server for the module's tests (each opens its own connections)."""
+    module_ratify.extra_env["RATIFY_BODY_TIMEOUT_SECONDS"] = str(TIMEOUT)
+    (server,) = module_ratify.serve()
+    return server, module_ratify.create_key("ops", "admin")
 
 
 def connect(server: Server) -> socket.socket:
