@@ -48,7 +48,8 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(NODE_STAMP) browser graphviz
-	$(BIN)/pytest -n $(WORKERS)
+	$(BIN)/pytest -n $(WORKERS) -m 'not exclusive'
+	$(BIN)/pytest -m exclusive
 
 clean:
 	rm -rf $(VENV) node_modules var .mypy_cache .ruff_cache .pytest_cache .hypothesis

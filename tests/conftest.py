@@ -23,9 +23,21 @@ from workflow.dates import today_in_stockholm
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `slow` tests first (in their order), so that with `-n auto` no worker is left
+    """The `slow` tests first (in their order), so that with `-n` no worker is left
     running a long test alone at the end while the others wait."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """An `exclusive` test stops the PostgreSQL every other test uses: beside parallel
+    workers it would fail their tests, so there it fails at once, saying how to run it."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and item.get_closest_marker("exclusive"):
+        pytest.fail(
+            "this test restarts the shared PostgreSQL: with -n, add -m 'not exclusive' and "
+            "run -m exclusive alone afterwards, as `make test` does",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

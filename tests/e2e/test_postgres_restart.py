@@ -165,6 +165,7 @@ class Hammer:
 
 
 @needs_postgres
+@pytest.mark.exclusive
 def test_postgres_restart_fails_requests_cleanly_and_the_service_recovers(
     pg_seeded: tuple[Database, dict[str, str]], postgres_url: str, tmp_path: Path
 ) -> None:
