@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # One pytest worker more than cores: e2e tests spend part of their time waiting on processes.
+# Each worker takes whole modules (--dist loadscope), so a module's shared servers start once.
 WORKERS ?= $(shell expr $$(nproc) + 1)
 
 .PHONY: run test lint types pytest browser graphviz clean
@@ -48,7 +49,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) $(NODE_STAMP) browser graphviz
-	$(BIN)/pytest -n $(WORKERS) -m 'not exclusive'
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope -m 'not exclusive'
 	$(BIN)/pytest -m exclusive
 
 clean:

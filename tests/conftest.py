@@ -23,8 +23,8 @@ from workflow.dates import today_in_stockholm
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `slow` tests first (in their order), so that with `-n` no worker is left
-    running a long test alone at the end while the others wait."""
+    """The `slow` tests first (in their order), and so, with `-n --dist loadscope`, their
+    modules: no worker is left running a long module alone while the others wait."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
