@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import checkpoints, evidence_cli, metrics
 from api.cli_guard import CliError, at_head, describe, upgraded
-from api.clock import utc_now
+from api.clock import shown, utc_now
 from api.logging import configure_logging
 from api.server_keys import ServerKeyError
 from api.settings import Settings, notifications_config, sealer, signing_key
@@ -89,8 +89,8 @@ def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'NAME':24} {'ROLE':12} {'BOARD':12} {'CREATED':22} {'LAST USED':22} REVOKED")
     for k in rows:
         print(
-            f"{k['name']:24} {k['role']:12} {k['board_id'] or '-':12} {_ts(k['created_at']):22} "
-            f"{_ts(k['last_used_at']):22} {_ts(k['revoked_at'])}"
+            f"{k['name']:24} {k['role']:12} {k['board_id'] or '-':12} {shown(k['created_at']):22} "
+            f"{shown(k['last_used_at']):22} {shown(k['revoked_at'])}"
         )
     return 0
 
@@ -116,8 +116,8 @@ def cmd_sessions_list(args: argparse.Namespace, settings: Settings) -> int:
         subject = s["subject"] or "(api key)"
         print(
             f"{s['name']:24} {subject:28} {s['email'] or '-':30} {s['role']:12} "
-            f"{s['board_id'] or '-':12} {_ts(s['created_at']):21} {_ts(s['expires_at']):21} "
-            f"{_ts(s['ended_at'])}"
+            f"{s['board_id'] or '-':12} {shown(s['created_at']):21} {shown(s['expires_at']):21} "
+            f"{shown(s['ended_at'])}"
         )
     return 0
 
@@ -224,7 +224,7 @@ def cmd_reminders_run(args: argparse.Namespace, settings: Settings) -> int:
         report = scheduler.tick(db, notifications_config(settings), now)
     swept, delivered = report.swept, report.delivered
     print(
-        f"swept as of {_ts(now)}: {swept.queued} reminders queued, "
+        f"swept as of {shown(now)}: {swept.queued} reminders queued, "
         f"{swept.coalesced} coalesced, {swept.stopped} boards done"
     )
     print(
@@ -260,10 +260,6 @@ def _instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no offset (add Z or +01:00)")
     return value.astimezone(UTC)
-
-
-def _ts(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
 
 
 def parser() -> argparse.ArgumentParser:

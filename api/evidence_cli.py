@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from api.cli_guard import at_head
-from api.clock import utc_now
+from api.clock import shown, utc_now
 from api.settings import Settings
 from db import feeds
 from db.uow import UnitOfWork
@@ -127,9 +127,7 @@ def cmd_feeds_list(_args: argparse.Namespace, settings: Settings) -> int:
         rows = feeds.listing(session)
     print(f"{'KEY':24} {'CREATED':22} REVOKED")
     for row in rows:
-        created = row["created_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
-        revoked = row["revoked_at"].strftime("%Y-%m-%dT%H:%M:%SZ") if row["revoked_at"] else "-"
-        print(f"{row['key']:24} {created:22} {revoked}")
+        print(f"{row['key']:24} {shown(row['created_at']):22} {shown(row['revoked_at'])}")
     return 0
 
 

@@ -136,13 +136,7 @@ def load_private_key(text: str) -> Ed25519PrivateKey:
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("the PEM key is not an Ed25519 key")
         return key
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("neither PEM nor base64 of 32 bytes") from None
-    if len(raw) != 32:
-        raise ValueError("an Ed25519 private key is 32 bytes")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+    return Ed25519PrivateKey.from_private_bytes(_raw_key(text, "private"))
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
@@ -156,10 +150,15 @@ def load_public_key(text: str) -> Ed25519PublicKey:
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("the PEM key is not an Ed25519 key")
         return key
+    return Ed25519PublicKey.from_public_bytes(_raw_key(text, "public"))
+
+
+def _raw_key(text: str, kind: str) -> bytes:
+    """The 32 bytes of an Ed25519 key given as base64; `ValueError` otherwise."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("neither PEM nor base64 of 32 bytes") from None
     if len(raw) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    return Ed25519PublicKey.from_public_bytes(raw)
+        raise ValueError(f"an Ed25519 {kind} key is 32 bytes")
+    return raw

@@ -1,10 +1,12 @@
 """The words of the evidence pages (the public notice page, the printable certificate).
 
 Swedish first, English second, like the status page's (`api.ui.i18n`), whose
-labels of states and statuses they share.
+labels of states and statuses they share, and whose words they use for every
+key not listed here (municipality, §, diarienummer, the toggle …).
 """
 
 from api.ui.i18n import LANGS, Lang, Words
+from api.ui.i18n import both as i18n_both
 
 _TEXT: dict[str, tuple[str, str]] = {
     # the public notice page
@@ -15,31 +17,13 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Each member municipality's decisions on the program: paragraph, case number,"
         " dates, appeal period and when the decision gained legal force.",
     ),
-    "owner": ("Ägare", "Owner"),
-    "in_force_now": ("Gäller nu", "In force now"),
-    "in_force_since": ("gällande sedan", "in force since"),
-    "none_in_force": ("Ingen version gäller i dag.", "No version is in force today."),
-    "versions": ("Versioner", "Versions"),
-    "version": ("Version", "Version"),
-    "state": ("Status", "State"),
-    "drafted_on": ("Upprättad", "Drafted"),
-    "valid": ("Giltighet", "Validity"),
-    "respond_by": ("Svar senast", "Respond by"),
-    "in_force_from": ("Gällande från", "In force from"),
-    "superseded_on": ("Ersatt", "Superseded"),
-    "final_on": ("Laga kraft", "Legal force"),
     "document": ("Dokument", "Document"),
     "decisions_of": ("Beslut om {label}", "Decisions on {label}"),
-    "municipality": ("Kommun", "Municipality"),
     "outcome": ("Beslut", "Decision"),
-    "meeting": ("Sammanträde", "Meeting"),
-    "paragraph": ("§", "§"),
-    "case_number": ("Diarienummer", "Case number"),
     "minutes_attested_on": ("Protokollet justerat", "Minutes attested"),
     "announced_on": ("Anslaget", "Announced"),
     "appeal_until": ("Överklagandetid t.o.m.", "Appeal until"),
     "decision_status": ("Beslutets status", "Decision status"),
-    "corrected_mark": ("rättat", "corrected"),
     "no_decision": ("Inget beslut", "No decision"),
     "calendar": ("Tidsfrister som kalender", "Deadlines as a calendar"),
     "calendar_hint": (
@@ -53,8 +37,6 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Det finns inget offentligt program på den här adressen.",
         "There is no public program at this address.",
     ),
-    "toggle": ("English", "Svenska"),
-    "skip": ("Hoppa till innehållet", "Skip to content"),
     # the certificate
     "certificate_adoption": ("Intyg om antagande", "Certificate of adoption"),
     "certificate_rejection": ("Intyg om avslag", "Certificate of rejection"),
@@ -71,10 +53,8 @@ _TEXT: dict[str, tuple[str, str]] = {
         " to the chain's head when the certificate was issued.",
     ),
     "head": ("Kedjans huvud", "Chain head"),
-    "seq": ("Nr", "Seq"),
     "type": ("Händelse", "Event"),
     "at": ("Tid (UTC)", "Time (UTC)"),
-    "hash": ("Kontrollsumma", "Hash"),
     "signature": ("Signatur", "Signature"),
     "signature_intro": (
         "Intyget är signerat med tjänstens nyckel (Ed25519). Kontrollera JSON-versionen med"
@@ -99,6 +79,8 @@ class EvidenceWords:
 
     def __call__(self, key: str, **values: object) -> str:
         """The text for `key`, with `{name}` placeholders filled in."""
+        if key not in _TEXT:
+            return self._labels(key, **values)
         text = _TEXT[key][self._index]
         return text.format(**values) if values else text
 
@@ -109,4 +91,4 @@ class EvidenceWords:
 
 def both(key: str) -> tuple[str, str]:
     """The Swedish and the English text for `key` (the certificate shows both)."""
-    return _TEXT[key]
+    return _TEXT[key] if key in _TEXT else i18n_both(key)

@@ -330,6 +330,11 @@ class Words:
         return lambda value: self.label(kind, value)
 
 
+def both(key: str) -> tuple[str, str]:
+    """The Swedish and the English text for `key`."""
+    return _TEXT[key]
+
+
 def other(lang: Lang) -> Lang:
     """The language the toggle switches to."""
     return "en" if lang == "sv" else "sv"
