@@ -82,8 +82,10 @@ def fresh_sqlite(template: Path, folder: Path) -> str:
 
 
 def reset_postgres(db: Database) -> None:
-    """Empty every table, leaving the schema (and the global chain's genesis head)."""
+    """Empty every table, leaving the schema (and the global chain's genesis head); the
+    append-only trigger back on, should a tampering test have left it off."""
     with db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE events ENABLE TRIGGER ALL"))
         connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         connection.execute(
             text("INSERT INTO chain_heads (chain, seq, hash) VALUES ('_global', 0, :h)"),
