@@ -75,11 +75,10 @@ def create_app(
         license_info=openapi_info.LICENSE,
         generate_unique_id_function=openapi.operation_id,
     )
-    app.state.db = bootstrap(settings, db)
+    app.state.config = notifications_config(settings)
+    app.state.db = bootstrap(settings, db, app.state.config)
     app.state.clock = clock
     app.state.settings = settings
-    app.state.config = notifications_config(settings)
-    app.state.sealer = app.state.config.webhooks.sealer
     app.state.signing_key = signing_key(settings)
     errors.install(app)
     for module in (ops, boards, programs, versions, decisions, reminders, audit, webhooks):

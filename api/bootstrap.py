@@ -12,10 +12,13 @@ from notifications.mail_writer import MailWriter
 from notifications.webhook_writer import WebhookWriter
 
 
-def bootstrap(settings: Settings, db: Database | None = None) -> Database:
-    """`db` (by default the configured database) with its outbox writers installed."""
+def bootstrap(
+    settings: Settings, db: Database | None = None, config: Config | None = None
+) -> Database:
+    """`db` (by default the configured database) with its outbox writers installed, for
+    `config` (by default the one `settings` give)."""
     return install_writers(
-        db or open_database(settings.database_url), notifications_config(settings)
+        db or open_database(settings.database_url), config or notifications_config(settings)
     )
 
 

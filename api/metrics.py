@@ -73,12 +73,6 @@ class MetricsListener:
         )
         self._thread.start()
 
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        port: int = self._server.server_address[1]
-        return port
-
     def close(self) -> None:
         """Stop serving and close the socket."""
         self._server.shutdown()

@@ -28,7 +28,6 @@ sorted too, at every depth). The first event of a chain has `prev_hash`
 import contextlib
 import hashlib
 import itertools
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -42,14 +41,10 @@ from db.models import ChainHead, EventKey
 from db.models import Event as EventRow
 from workflow.actors import Actor
 from workflow.events import Event
+from workflow.signatures import canonical
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "_global"
-
-
-def canonical(fields: dict[str, Any]) -> bytes:
-    """The canonical JSON form that hashes are computed over."""
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def hashed_fields(row: EventRow) -> dict[str, Any]:

@@ -58,6 +58,9 @@ class Verification:
     chain: str | None = None
     heads: Mapping[str, Head] | None = None
     """Every chain's head in the snapshot that was checked (when intact)."""
+    moved: Mapping[str, Head] | None = None
+    """The heads among them that are past their chain's verified head (what `advance`
+    records; none when nothing new was checked)."""
 
 
 class _Walk:
@@ -184,6 +187,11 @@ def verify(session: Session, incremental: bool = False) -> Verification:
         incremental=incremental,
         head=walk.combined(),
         heads={chain: Head(seq, digest) for chain, (seq, digest) in heads.items()},
+        moved={
+            chain: Head(seq, digest)
+            for chain, (seq, digest) in heads.items()
+            if verified.get(chain) != (seq, digest)
+        },
     )
 
 
@@ -199,8 +207,8 @@ def verify_database(db: Database, now: datetime, incremental: bool = False) -> V
     """`verify` in one snapshot; when the trail is intact, the verified heads move up to it."""
     with _snapshot(db) as session:
         result = verify(session, incremental)
-    if result.ok and result.heads is not None:
-        advance(db, result.heads, now)
+    if result.ok and result.moved:
+        advance(db, result.moved, now)  # no write transaction when nothing moved
     return result
 
 
@@ -252,7 +260,7 @@ def verify_against(db: Database, checkpoint: Checkpoint, now: datetime) -> Verif
         if not result.ok:
             return result
         found = _events_at(session, (head.seq for head in checkpoint.chains.values()))
-        chains = set(_heads(session))
+        chains = set(result.heads or ())
     missing = first_missing(checkpoint, found, chains)
     if missing is not None:
         return replace(
@@ -264,6 +272,6 @@ def verify_against(db: Database, checkpoint: Checkpoint, now: datetime) -> Verif
             reason=missing.reason,
             chain=missing.chain,
         )
-    if result.heads is not None:
-        advance(db, result.heads, now)
+    if result.moved:
+        advance(db, result.moved, now)
     return result

@@ -7,7 +7,6 @@ revoked apart from the key. A feed acts as its key (same role and board) and
 ends with it: revoking the key ends its feeds too.
 """
 
-import hashlib
 import hmac
 import secrets
 from typing import Any
@@ -15,25 +14,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from db import models
+from db import keys, models
 from db.uow import UnitOfWork
 from workflow.actors import Actor, Role
 from workflow.errors import AlreadyExists, NotFound
 from workflow.events import Event, EventType
 
 PREFIX = "feed_"
-
-
-def hash_secret(secret: str) -> str:
-    """The stored form of a feed secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _active_key(session: Session, name: str) -> models.ApiKey:
-    key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
-    if key is None or key.revoked_at is not None:
-        raise NotFound(f"no active key named {name!r}")
-    return key
 
 
 def _active_feed(session: Session, key_id: int) -> models.CalendarFeed | None:
@@ -49,12 +36,12 @@ def create(uow: UnitOfWork, key_name: str) -> str:
 
     One live feed per key: revoke the one it has before making another.
     """
-    key = _active_key(uow.session, key_name)
+    key = keys.active(uow.session, key_name)
     if _active_feed(uow.session, key.id) is not None:
         raise AlreadyExists(f"key {key_name!r} has a feed; revoke it first")
     secret = PREFIX + secrets.token_urlsafe(32)
     uow.session.add(
-        models.CalendarFeed(key_id=key.id, secret_hash=hash_secret(secret), created_at=uow.now)
+        models.CalendarFeed(key_id=key.id, secret_hash=keys.hash_token(secret), created_at=uow.now)
     )
     uow.record(Event(EventType.FEED_CREATED, None, data={"key": key_name}))
     return secret
@@ -62,7 +49,7 @@ def create(uow: UnitOfWork, key_name: str) -> str:
 
 def revoke(uow: UnitOfWork, key_name: str) -> None:
     """End the key's feed at once (the key itself stays)."""
-    key = _active_key(uow.session, key_name)
+    key = keys.active(uow.session, key_name)
     feed = _active_feed(uow.session, key.id)
     if feed is None:
         raise NotFound(f"key {key_name!r} has no feed")
@@ -98,7 +85,7 @@ _BY_HASH = (
 
 def resolve(connection: Session | Connection, secret: str) -> Actor | None:
     """The actor a feed secret stands for (its key's); None when unknown or revoked."""
-    digest = hash_secret(secret)
+    digest = keys.hash_token(secret)
     found = connection.execute(_BY_HASH, {"digest": digest}).one_or_none()
     if found is None or not hmac.compare_digest(found.secret_hash, digest):
         return None

@@ -58,11 +58,17 @@ def create(uow: UnitOfWork, name: str, role: Role, board_id: str | None) -> str:
     return token
 
 
-def revoke(uow: UnitOfWork, name: str) -> None:
-    """End a key at once."""
-    key = uow.session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
+def active(session: Session, name: str) -> models.ApiKey:
+    """The key named `name`, which must not be revoked; NotFound otherwise."""
+    key = session.scalars(select(models.ApiKey).where(models.ApiKey.name == name)).one_or_none()
     if key is None or key.revoked_at is not None:
         raise NotFound(f"no active key named {name!r}")
+    return key
+
+
+def revoke(uow: UnitOfWork, name: str) -> None:
+    """End a key at once."""
+    key = active(uow.session, name)
     key.revoked_at = uow.now
     uow.record(Event(EventType.KEY_REVOKED, None, data={"name": name}))
 

@@ -64,7 +64,7 @@ def create_webhook(
         board_id = body.board_id
     config: Config = request.app.state.config
     check_target(body.url, config.webhooks.allowed_hosts)
-    sealer: Sealer = request.app.state.sealer
+    sealer: Sealer = request.app.state.config.webhooks.sealer
 
     def command(uow: UnitOfWork) -> Result:
         secret = generate_secret()
@@ -149,7 +149,7 @@ def rotate_secret(
 ) -> Response:
     """A new signing `secret`, shown only here; the old one keeps signing beside it for
     24 hours, then it is cleared. A replay answers `"secret": null` (see `create_webhook`)."""
-    sealer: Sealer = request.app.state.sealer
+    sealer: Sealer = request.app.state.config.webhooks.sealer
 
     def command(uow: UnitOfWork) -> Result:
         secret = generate_secret()

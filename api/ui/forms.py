@@ -142,8 +142,6 @@ FIELD_OF_CODE = {
 }
 """The field a command's refusal is about, by its problem code (when the form has it)."""
 
-STATUS_OF_CODE = {"forbidden": 403, "forbidden_board": 403, "idempotency_key_reused": 422}
-
 
 def problem_code(exc: DomainError | ApiError) -> tuple[int, str, str]:
     """The HTTP status, problem code and detail of a command's refusal (as the API's)."""
