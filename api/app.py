@@ -45,7 +45,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = None
     if settings.run_scheduler:
         scheduler = start_scheduler(
-            app.state.db,
+            app.state.scheduler_db,
             app.state.config,
             app.state.clock,
             settings.scheduler_interval_seconds,
@@ -57,12 +57,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             scheduler.shutdown()
         if listener is not None:
             listener.close()
+        await app.state.db.dispose_on_loop()
 
 
 def create_app(
     db: Database, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
-    """The app, wired to `db` (already migrated; bootstrapped here) and `clock`."""
+    """The app, wired to `db` (already migrated; bootstrapped here, and opened again
+    `on_loop` for the routes) and `clock`."""
     settings = settings or Settings()
     app = FastAPI(
         title="ratify",
@@ -76,7 +78,10 @@ def create_app(
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.config = notifications_config(settings)
-    app.state.db = bootstrap(settings, db, app.state.config)
+    # Routes reach the database on the event loop (api/routing.py, db/loop.py); the
+    # scheduler's threads use `db` itself.
+    app.state.db = bootstrap(settings, db.on_loop(), app.state.config)
+    app.state.scheduler_db = bootstrap(settings, db, app.state.config)
     app.state.clock = clock
     app.state.settings = settings
     app.state.signing_key = signing_key(settings)

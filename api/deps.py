@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.auth import Clock
+from db import loop
 from db.engine import Database
 
 
@@ -37,18 +38,15 @@ async def read_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterato
     become a problem response: a connection that broke by then (the reads
     had succeeded) is dropped quietly instead of cutting the response off.
 
-    The cheap dependencies here are `async` so that FastAPI runs them on the
-    event loop instead of hopping to a worker thread for each; opening and
-    closing a read session does no network I/O (the statements run in the
-    route's thread; on PostgreSQL autocommit leaves nothing to roll back, and
-    ending a SQLite read transaction is local).
+    The statements run in the route (`db.loop.run`); closing returns the
+    connection to the pool on the loop too.
     """
     session = db.lookups()
     try:
         yield session
     finally:
         try:
-            session.close()
+            await loop.run(session.close)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise

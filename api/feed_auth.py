@@ -20,10 +20,10 @@ FEED_PARAMETER = "feed"
 class AllowFeed(auth.Allow):
     """`auth.Allow`, that also takes a feed secret in the query string."""
 
-    def __call__(self, request: Request) -> Actor:
+    def check(self, request: Request) -> Actor:
         secret = request.query_params.get(FEED_PARAMETER)
         if secret is None:
-            return super().__call__(request)
+            return super().check(request)
         db: Database = request.app.state.db
         with db.lookup() as connection:
             actor = feeds.resolve(connection, secret.strip()) if len(secret) < 200 else None

@@ -1,5 +1,14 @@
-"""Engines and session factories for SQLite (embedded default) and PostgreSQL."""
+"""Engines and session factories for SQLite (embedded default) and PostgreSQL.
 
+Two kinds of engine, one kind of code. The CLI, the scheduler and the tests
+use plain (blocking) drivers. The HTTP server opens the same database
+`on_loop`: on asyncio drivers (psycopg's async connections, aiosqlite),
+and it runs the same sync code -- commands, queries, the unit of work -- in
+a greenlet on the event loop (`db.loop`), where each statement awaits the
+driver instead of holding a worker thread.
+"""
+
+import asyncio
 import select
 import time
 from collections.abc import Callable, Sequence
@@ -9,8 +18,9 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Event as EventRow
@@ -37,18 +47,33 @@ def _sqlite_setup(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; for a SQLite file, its folder is created."""
+def make_engine(url: str, on_loop: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`; for a SQLite file, its folder is created.
+
+    `on_loop`: the sync face of an asyncio engine (aiosqlite, psycopg async),
+    usable only inside `db.loop.run`.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        if on_loop:
+            engine = _asyncio_engine(parsed.set(drivername="sqlite+aiosqlite"), **kwargs)
+        else:
+            engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _sqlite_setup(engine)
         return engine
-    engine = create_engine(url, **{"pool_size": 30, "max_overflow": 10, **kwargs})
+    kwargs = {"pool_size": 30, "max_overflow": 10, **kwargs}
+    if on_loop:
+        engine = _asyncio_engine(parsed.set(drivername="postgresql+psycopg"), **kwargs)
+    else:
+        engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+def _asyncio_engine(url: URL, **kwargs: Any) -> Engine:
+    return create_async_engine(url, **kwargs).sync_engine
 
 
 IDLE_BEFORE_PING = 1.0
@@ -75,7 +100,8 @@ def _ping_when_idle(engine: Engine) -> None:
         since = record.info.get("idle_since")
         if since is None:
             return  # new
-        if time.monotonic() - since < IDLE_BEFORE_PING and not _has_news(dbapi_connection):
+        fresh = time.monotonic() - since < IDLE_BEFORE_PING
+        if fresh and not _has_news(record.driver_connection):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
@@ -84,10 +110,10 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
-def _has_news(dbapi_connection: Any) -> bool:
+def _has_news(driver_connection: Any) -> bool:
     """Whether an idle connection's socket is readable (or gone): worth a ping."""
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        readable, _, _ = select.select([driver_connection.fileno()], [], [], 0)
     except (OSError, ValueError, psycopg.Error):
         return True
     return bool(readable)
@@ -108,7 +134,23 @@ class Database:
     """Single-statement reads: autocommit on PostgreSQL, so no BEGIN/ROLLBACK round trips."""
     lookup_engine: Engine
     """The engine `lookups` uses, for a Core statement without a session (`lookup`)."""
+    url: str
+    options: dict[str, Any]
+    """The engine's keyword arguments (pool sizes), for `on_loop`."""
     outbox_writers: list[OutboxWriter] = field(default_factory=list)
+    _on_loop: list["Database"] = field(default_factory=list)
+
+    def on_loop(self) -> "Database":
+        """The same database on asyncio drivers, for code run by `db.loop.run` (the HTTP
+        server); one per `Database`, disposed with it."""
+        if not self._on_loop:
+            self._on_loop.append(open_database(self.url, on_loop=True, **self.options))
+        return self._on_loop[0]
+
+    @property
+    def is_on_loop(self) -> bool:
+        """Whether this database was opened `on_loop` (asyncio drivers)."""
+        return self.engine.dialect.is_async
 
     def lookup(self) -> Connection:
         """A connection for a one-statement Core read, as `lookups` (cheaper: no session)."""
@@ -120,13 +162,25 @@ class Database:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+        """Close every pooled connection (this database's and its `on_loop` one's).
+
+        Called from sync code (tests, the CLI); the server awaits `dispose_on_loop`.
+        """
+        for other in self._on_loop:
+            asyncio.run(other.dispose_on_loop())
+        self._on_loop.clear()
+        if not self.is_on_loop:
+            self.engine.dispose()
+
+    async def dispose_on_loop(self) -> None:
+        """Close every pooled connection of a database opened `on_loop`."""
+        await AsyncEngine(self.engine).dispose()
 
 
-def open_database(url: str, **kwargs: Any) -> Database:
-    """Connect to `url` (nothing is created or migrated here)."""
-    engine = make_engine(url, **kwargs)
+def open_database(url: str, on_loop: bool = False, **kwargs: Any) -> Database:
+    """Connect to `url` (nothing is created or migrated here); `on_loop`: on asyncio
+    drivers, for code run by `db.loop.run`."""
+    engine = make_engine(url, on_loop, **kwargs)
     reads = sessionmaker(engine, expire_on_commit=False)
     lookup_engine = engine
     if engine.dialect.name == "postgresql":
@@ -137,4 +191,6 @@ def open_database(url: str, **kwargs: Any) -> Database:
         writes=sessionmaker(engine.execution_options(**{WRITE: True}), expire_on_commit=False),
         lookups=sessionmaker(lookup_engine, expire_on_commit=False),
         lookup_engine=lookup_engine,
+        url=url,
+        options=kwargs,
     )

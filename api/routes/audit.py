@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import Body, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime
 
@@ -19,15 +19,16 @@ from api.encoding import dumps
 from api.errors import ApiError
 from api.openapi import CsvText, content, problems, request_body
 from api.routes.common import Cursor, Limit, Line, json_response, version_or_404
+from api.routing import Router
 from api.spreadsheet import csv_cell
-from db import audit_queries, audit_verify
+from db import audit_queries, audit_verify, loop
 from db.audit_queries import Filters
 from db.engine import Database
 from workflow import signatures
 from workflow.actors import Actor
 from workflow.errors import BadSignature, InvalidValue
 
-router = APIRouter(tags=["audit"])
+router = Router(tags=["audit"])
 NowDep = Annotated[datetime, Depends(now)]
 
 EVENT_COLUMNS = [
@@ -180,11 +181,11 @@ def export(
     """Every matching event, streamed (constant memory) as CSV or a JSON array."""
     if format == "csv":
         return StreamingResponse(
-            _csv(db, where),
+            loop.iterate(_csv(db, where)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="ratify-audit.csv"'},
         )
-    return StreamingResponse(_json(db, where), media_type="application/json")
+    return StreamingResponse(loop.iterate(_json(db, where)), media_type="application/json")
 
 
 def _csv(db: Database, where: Filters) -> Iterator[str]:
@@ -210,11 +211,15 @@ def _csv(db: Database, where: Filters) -> Iterator[str]:
 
 
 def _json(db: Database, where: Filters) -> Iterator[bytes]:
-    yield b"["
+    parts = [b"["]
     with db.reads() as session:
         for n, row in enumerate(audit_queries.stream_events(session, where)):
-            yield (b"," if n else b"") + dumps(audit_queries.event_view(row))
-    yield b"]"
+            parts.append((b"," if n else b"") + dumps(audit_queries.event_view(row)))
+            if n % 500 == 0:
+                yield b"".join(parts)
+                parts.clear()
+    parts.append(b"]")
+    yield b"".join(parts)
 
 
 @router.get(

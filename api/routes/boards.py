@@ -2,20 +2,21 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 
 from api import auth, schemas
 from api.deps import SessionDep
 from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response
+from api.routing import Router
 from api.writes import Result, WriteDep
 from db import commands, queries
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.errors import AlreadyExists
 
-router = APIRouter(prefix="/v1/boards", tags=["boards"])
+router = Router(prefix="/v1/boards", tags=["boards"])
 
 
 @router.get("", response_model=schemas.Page[schemas.Board], operation_id="list_boards")

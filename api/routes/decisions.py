@@ -6,7 +6,7 @@ a decision; a board token for another board gets 403 `forbidden_board`.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -14,6 +14,7 @@ from api import auth, schemas
 from api.deps import SessionDep
 from api.openapi import headers, problems
 from api.routes.common import json_response
+from api.routing import Router
 from api.writes import Result, WriteDep
 from db import after_meeting, decision_queries
 from db.uow import UnitOfWork
@@ -28,7 +29,7 @@ from workflow.errors import (
 )
 from workflow.states import CORRECTABLE
 
-router = APIRouter(tags=["decisions"])
+router = Router(tags=["decisions"])
 ACT = auth.Allow(Role.SECRETARIAT, Role.BOARD)
 """The deciding board (checked per decision), the secretariat and an administrator."""
 

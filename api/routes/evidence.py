@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, StrictBool
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from api.deps import ClockDep, DbDep, SessionDep
 from api.feed_auth import FEED_PARAMETER, FEED_READ
 from api.openapi import CalendarText, content, problems
 from api.routes.common import json_response
+from api.routing import Router
 from api.ui.evidence_words import both
 from api.ui.i18n import Words
 from api.ui.templating import render
@@ -32,7 +33,7 @@ from workflow.actors import Actor
 from workflow.deadlines import deadlines as deadlines_of
 from workflow.errors import InvalidTransition, NotFound
 
-router = APIRouter(tags=["evidence"])
+router = Router(tags=["evidence"])
 
 
 class PublicIn(schemas.In):

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -11,13 +11,14 @@ from api.deps import DbDep
 from api.openapi import MermaidText, problems
 from api.responses import Health, Readiness
 from api.routes.common import json_response
+from api.routing import Router
 from api.settings import Settings
 from db.migrate import readiness
 from workflow.actors import Actor, Role
 from workflow.diagram import workflow_diagram
 from workflow.errors import NotFound
 
-router = APIRouter(tags=["operations"])
+router = Router(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health, operation_id="get_health")
@@ -45,11 +46,11 @@ class MetricsAccess(auth.Allow):
     `RATIFY_METRICS_PUBLIC`; nobody (404) when `RATIFY_METRICS_LISTEN` serves them on an
     address of their own."""
 
-    def __call__(self, request: Request) -> Actor | None:  # type: ignore[override]
+    def check(self, request: Request) -> Actor | None:  # type: ignore[override]
         settings: Settings = request.app.state.settings
         if settings.metrics_listen:
             raise NotFound("no metrics here: they are served on RATIFY_METRICS_LISTEN")
-        return None if settings.metrics_public else super().__call__(request)
+        return None if settings.metrics_public else super().check(request)
 
 
 @router.get(

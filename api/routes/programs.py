@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -12,6 +12,7 @@ from api.errors import ApiError
 from api.etags import etag
 from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routing import Router
 from api.schemas import IsoDate
 from api.writes import Result, WriteDep
 from db import commands, models, queries
@@ -20,7 +21,7 @@ from workflow.actors import Actor
 from workflow.dates import today_in_stockholm
 from workflow.errors import AlreadyExists, InvalidValue, NotFound
 
-router = APIRouter(prefix="/v1/programs", tags=["programs"])
+router = Router(prefix="/v1/programs", tags=["programs"])
 
 
 def _program(session: Session, program_id: str) -> models.Program:

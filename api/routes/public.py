@@ -10,11 +10,12 @@ headers (the id is not echoed), so the URL tells nothing about it.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import ClockDep, SessionDep
 from api.routes.evidence import deadline_calendar
+from api.routing import Router
 from api.ui.evidence_words import EvidenceWords
 from api.ui.i18n import Lang, choose, other
 from api.ui.templating import render
@@ -22,7 +23,7 @@ from api.ui.web import SECURITY_HEADERS
 from db import publicity
 from workflow.dates import today_in_stockholm
 
-router = APIRouter(prefix="/public", include_in_schema=False)
+router = Router(prefix="/public", include_in_schema=False)
 
 LangQuery = Annotated[str | None, Query(max_length=8, description="sv or en")]
 

@@ -3,18 +3,19 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api import auth
 from api.deps import SessionDep
 from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routing import Router
 from db.reminders import list_reminders
 from workflow.actors import Actor
 from workflow.delivery import ReminderKind, ReminderStatus
 
-router = APIRouter(prefix="/v1/versions", tags=["reminders"])
+router = Router(prefix="/v1/versions", tags=["reminders"])
 
 
 class Reminder(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 
 from api import auth, schemas
@@ -10,6 +10,7 @@ from api.deps import SessionDep
 from api.etags import etag, if_match
 from api.openapi import headers, problems
 from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routing import Router
 from api.writes import Result, WriteDep
 from db import commands, decision_queries, queries, repositories
 from db.uow import UnitOfWork
@@ -25,7 +26,7 @@ from workflow.errors import (
     PredecessorNotInForce,
 )
 
-router = APIRouter(prefix="/v1/versions", tags=["versions"])
+router = Router(prefix="/v1/versions", tags=["versions"])
 
 
 def _version_result(uow: UnitOfWork, version_id: str) -> Result:

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -11,6 +11,7 @@ from api.deps import SessionDep
 from api.openapi import WebhookEventName, headers, problems
 from api.responses import Delivery, DeliveryPage, Webhook, WebhookPage, WebhookWithSecret
 from api.routes.common import Cursor, Limit, NumericId, json_response
+from api.routing import Router
 from api.schemas import In, Slug, Url
 from api.writes import Result, WriteDep
 from db import subscriptions
@@ -22,7 +23,7 @@ from workflow.actors import Actor, Role
 from workflow.errors import InvalidValue
 from workflow.events import EventType
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = Router(prefix="/v1/webhooks", tags=["webhooks"])
 MANAGE = auth.Allow(Role.BOARD)
 """Admin for any subscription; a board token for its own board's."""
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from api import auth, schemas
 from api.deps import DbDep, RequestInfo, SessionDep
 from api.errors import ApiError
+from api.routing import Router
 from api.ui import forms
 from api.ui.forms import Choice, Field, FormState
 from api.ui.i18n import Words
@@ -262,7 +263,7 @@ def may_draft(viewer: Actor) -> bool:
 
 # --- the routes ----------------------------------------------------------------------
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = Router(prefix="/ui", include_in_schema=False)
 
 
 def _target(session: Session, action: Action, target_id: str, words: Words) -> Target:

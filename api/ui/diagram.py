@@ -19,11 +19,12 @@ from typing import Annotated, Any
 
 import graphviz
 import structlog
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import Response
 from transitions.core import State
 from transitions.extensions import GraphMachine
 
+from api.routing import Router
 from api.ui.i18n import LANGS, Lang, Words
 from api.ui.web import ViewerDep, harden
 from workflow.machines import BOARD_RULES, VERSION_RULES
@@ -122,7 +123,7 @@ def svg(key: str, current: str | None, lang: Lang) -> bytes:
     return picture
 
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = Router(prefix="/ui", include_in_schema=False)
 
 
 @router.get("/diagrams/{key}.svg")

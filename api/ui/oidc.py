@@ -32,6 +32,7 @@ from joserfc.jwk import KeySet
 
 from api.oidc_settings import OidcConfig, secure_url
 from api.ui.claims import SignInRefused, incomplete
+from db import loop
 
 DISCOVERY_TTL = 3600.0
 """Seconds the discovery document (and the keys with it) are kept before being asked again."""
@@ -75,7 +76,9 @@ class Provider:
 
     def _get_json(self, url: str, **headers: str) -> dict[str, Any]:
         try:
-            answer = httpx2.get(url, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+            answer = loop.blocking(
+                httpx2.get, url, headers=headers, timeout=TIMEOUT, follow_redirects=False
+            )
             answer.raise_for_status()
             found = answer.json()
         except (httpx2.HTTPError, ValueError) as exc:
@@ -186,7 +189,8 @@ class Provider:
         metadata = self.metadata()
         with self._client(redirect_uri, metadata) as client:
             try:
-                token = client.fetch_token(
+                token = loop.blocking(
+                    client.fetch_token,
                     metadata.token_endpoint,
                     authorization_response=response_url,
                     state=state,

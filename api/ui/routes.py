@@ -8,11 +8,12 @@ chain check). Signing in and out is in `signin.py`, the forms that act in
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api import auth
 from api.deps import ClockDep, DbDep, SessionDep
+from api.routing import Router
 from api.ui import actions
 from api.ui.i18n import Words
 from api.ui.views import audit_page, program_page
@@ -21,7 +22,7 @@ from db import audit_verify, queries
 from db.numbers import ascii_int
 from workflow.dates import today_in_stockholm
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = Router(prefix="/ui", include_in_schema=False)
 
 DONE = frozenset(action.key for action in actions.ACTIONS)
 """The `?done=` values the program page thanks for (what a form just did)."""

@@ -28,10 +28,11 @@ import secrets
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import DbDep, SessionDep
+from api.routing import Router
 from api.ui import session as sessions
 from api.ui.claims import SignInRefused, person
 from api.ui.i18n import Lang, Words
@@ -51,7 +52,7 @@ from api.ui.web import (
 from db import queries
 from db import sessions as stored
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = Router(prefix="/ui", include_in_schema=False)
 
 LOGIN_LIFETIME = timedelta(minutes=10)
 """How long a person may take at the provider before the sign-in runs out."""

@@ -17,6 +17,8 @@ from api.deps import DbDep
 from api.ui import session as sessions
 from api.ui.i18n import Lang, Words, choose, other
 from api.ui.templating import render
+from db import loop
+from db.engine import Database
 from workflow.actors import Role
 
 SECURITY_HEADERS = {
@@ -45,7 +47,7 @@ class LoginRequired(Exception):
     """No valid session: the browser goes to the login form."""
 
 
-def language(request: Request, lang: str | None = None) -> Lang:
+async def language(request: Request, lang: str | None = None) -> Lang:
     """The page's language (`?lang=`, then the cookie, then Swedish)."""
     return choose(lang, request.cookies.get(sessions.LANG_COOKIE))
 
@@ -63,8 +65,12 @@ def session_secret(request: Request) -> bytes:
     return secret
 
 
-def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
-    """Who the session cookie stands for, if anyone."""
+async def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
+    """Who the session cookie stands for, if anyone (looked up on the event loop)."""
+    return await loop.run(_viewer, request, db)
+
+
+def _viewer(request: Request, db: Database) -> sessions.SignedIn | None:
     found = sessions.resume(
         db,
         session_secret(request),
@@ -77,7 +83,9 @@ def viewer(request: Request, db: DbDep) -> sessions.SignedIn | None:
     return found
 
 
-def signed_in(found: Annotated[sessions.SignedIn | None, Depends(viewer)]) -> sessions.SignedIn:
+async def signed_in(
+    found: Annotated[sessions.SignedIn | None, Depends(viewer)],
+) -> sessions.SignedIn:
     """The signed-in viewer; without one, `LoginRequired`."""
     if found is None:
         raise LoginRequired

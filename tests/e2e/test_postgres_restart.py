@@ -253,7 +253,8 @@ def terminate_backend(connection: Any) -> None:
     pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
     admin = make_url(databases.POSTGRES_ADMIN_URL).set(drivername="postgresql")
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # With a timeout, it returns once the server process has ended (not merely been told to).
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
 
 
 def advisory_locks(url: str) -> int:
@@ -306,9 +307,11 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
             failure(connection)
 
     settings = Settings(maildir=tmp_path / "mail", run_scheduler=False)
-    event.listen(db.engine, "before_cursor_execute", before)
+    app = create_app(db, settings)
+    engine = app.state.db.engine  # the routes' database: `db` opened on the event loop
+    event.listen(engine, "before_cursor_execute", before)
     try:
-        with TestClient(create_app(db, settings), raise_server_exceptions=True) as client:
+        with TestClient(app, raise_server_exceptions=True) as client:
             api = Api(client, tokens)
             r = api.get("/v1/audit?limit=5", as_="auditor")
             assert not armed
@@ -321,7 +324,7 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
             assert r.status_code == 201, r.text
             assert api.get("/v1/audit?limit=5", as_="auditor").status_code == 200
     finally:
-        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(engine, "before_cursor_execute", before)
         while HOLDERS:
             HOLDERS.pop().close()
 
@@ -344,16 +347,19 @@ def test_a_connection_lost_after_a_read_does_not_cut_the_answer_off(
             terminate_backend(connection)
 
     settings = Settings(maildir=tmp_path / "mail", run_scheduler=False)
-    event.listen(db.engine, "after_cursor_execute", after)
-    event.listen(db.engine, "rollback", on_rollback)
+    app = create_app(db, settings)
+    engine = app.state.db.engine  # the routes' database: `db` opened on the event loop
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "rollback", on_rollback)
     try:
-        with TestClient(create_app(db, settings), raise_server_exceptions=True) as client:
+        with TestClient(app, raise_server_exceptions=True) as client:
             api = Api(client, tokens)
             r = api.get(f"/v1/versions/{SUP_2035}", as_="auditor")
             assert stage == ["terminated"]
             assert r.status_code == 200, r.text
             assert r.json()["id"] == SUP_2035
-            assert api.get(f"/v1/versions/{SUP_2035}", as_="auditor").status_code == 200
+            again = api.get(f"/v1/versions/{SUP_2035}", as_="auditor")
+            assert again.status_code == 200, again.text
     finally:
-        event.remove(db.engine, "after_cursor_execute", after)
-        event.remove(db.engine, "rollback", on_rollback)
+        event.remove(engine, "after_cursor_execute", after)
+        event.remove(engine, "rollback", on_rollback)
