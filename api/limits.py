@@ -59,6 +59,17 @@ async def _send_problem(send: Send, exc: HTTPException) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _bodiless(scope: Scope) -> bool:
+    """Whether the request can carry no body: HTTP/1.x without `Content-Length` or
+    `Transfer-Encoding` (RFC 9112, 6.3), as most reads are. Nothing to limit or time then.
+    (An HTTP/2 body needs neither header, so HTTP/2 requests are always checked.)"""
+    if scope["type"] != "http":
+        return True
+    if scope.get("http_version") not in ("1.1", "1.0"):
+        return False
+    return not any(k in (b"content-length", b"transfer-encoding") for k, _v in scope["headers"])
+
+
 async def _run(app: ASGIApp, scope: Scope, receive: Receive, send: Send, kind: type) -> None:
     """`app`, answering a `kind` error that escapes it (unless an answer had started)."""
     started = False
@@ -86,7 +97,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if _bodiless(scope):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
@@ -120,7 +131,7 @@ class BodyTimeout:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if _bodiless(scope):
             await self.app(scope, receive, send)
             return
         deadline = time.monotonic() + self.seconds

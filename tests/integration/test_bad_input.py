@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from httpx2 import Response
 from starlette.types import ASGIApp, Message
 
+from api import limits
 from db.engine import Database
 from tests.conftest import SUP_2013, SUP_2035, Api, decision, respond_by
 from tests.integration.test_rules import assert_problem, get_decisions, get_version, row_counts
@@ -482,3 +483,20 @@ def test_query_dates_are_calendar_dates_only(api: Api) -> None:
         assert r.status_code == 422, value
         assert r.json()["code"] == "validation_error"
     assert api.get("/v1/programs/sup/in-force", params={"on": "2015-01-01"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("http_version", "headers", "bodiless"),
+    [
+        ("1.1", [], True),
+        ("1.0", [(b"accept", b"*/*")], True),
+        ("1.1", [(b"content-length", b"0")], False),
+        ("1.1", [(b"transfer-encoding", b"chunked")], False),
+        ("2", [], False),  # an HTTP/2 body needs neither header: always checked
+    ],
+)
+def test_only_a_request_that_can_carry_no_body_skips_the_body_limits(
+    http_version: str, headers: list[tuple[bytes, bytes]], bodiless: bool
+) -> None:
+    scope = {"type": "http", "http_version": http_version, "headers": headers}
+    assert limits._bodiless(scope) is bodiless
