@@ -9,12 +9,13 @@ keep Chromium from talking to anything but the server under test.
 import base64
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -75,6 +76,27 @@ def element(driver: webdriver.Chrome, css: str, timeout: float = 30) -> WebEleme
         lambda d: d.find_element(By.CSS_SELECTOR, css)
     )
     return found
+
+
+def gone(old: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """A wait condition: `old` has left the document (its page was replaced).
+
+    Chromium reports a node of a page that has just been replaced either as
+    stale or as "does not belong to the document"; both mean gone.
+    """
+
+    def check(_driver: webdriver.Chrome) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc.msg):
+                return True
+            raise
+        return False
+
+    return check
 
 
 def wait_for_url(driver: webdriver.Chrome, url: str, timeout: float = 30) -> None:

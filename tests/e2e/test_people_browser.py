@@ -20,13 +20,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from db import seed
 from tests.e2e.axe import assert_accessible, axe_source
-from tests.e2e.browser import chromium, element, require_chromium, screenshot, seen
+from tests.e2e.browser import chromium, element, gone, require_chromium, screenshot, seen
 from tests.e2e.conftest import Ratify, Server, free_port
 from tests.oidc_provider import OidcProvider, client, oidc_provider
 from tests.people import ACCOUNTS, BYE, CALLBACK, CLIENT_ID, REGISTRARS, SECRET, oidc_env
@@ -114,10 +113,11 @@ class Site:
                 box.send_keys(value)
 
     def submit(self) -> None:
-        """Press the form's button and wait for the answer."""
+        """Press the form's button and wait for the answer (the form's page replaced)."""
+        button = element(self.driver, "#submit")  # the form's page has loaded
         old = self.driver.find_element(By.TAG_NAME, "html")
-        element(self.driver, "#submit").click()
-        WebDriverWait(self.driver, 30).until(staleness_of(old))
+        button.click()
+        WebDriverWait(self.driver, 30).until(gone(old))
 
 
 @pytest.fixture(scope="module")
