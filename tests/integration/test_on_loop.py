@@ -58,8 +58,12 @@ def test_a_decision_and_a_read_run_their_statements_on_the_loop(api: Api, seeded
     seen: list[tuple[bool, bool]] = []
 
     def note(*_: Any) -> None:
-        loop_running = asyncio.get_event_loop_policy().get_event_loop().is_running()
-        seen.append((in_greenlet(), loop_running))
+        try:
+            asyncio.get_running_loop()  # this thread is running an event loop
+        except RuntimeError:
+            seen.append((in_greenlet(), False))
+        else:
+            seen.append((in_greenlet(), True))
 
     event.listen(routes_db.engine, "before_cursor_execute", note)
     try:
