@@ -22,6 +22,8 @@ def _default(value: Any) -> str:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def dumps(value: Any) -> bytes:
-    """UTF-8 JSON bytes of `value`."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    """UTF-8 JSON bytes of `value`; with `sort_keys`, every object's keys in order (the
+    canonical form an ETag hashes)."""
+    options = _OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
+    return orjson.dumps(value, default=_default, option=options)

@@ -1,24 +1,16 @@
 """Entity tags: a strong ETag over a resource's representation, and `If-Match`."""
 
 import hashlib
-import json
-from datetime import date, datetime
 
+from api.encoding import dumps
 from db.commands import Precondition
 from db.queries import View
 from workflow.errors import PreconditionFailed
 
 
-def _iso(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON: {type(value).__name__}")
-
-
 def etag(view: View) -> str:
     """A strong ETag over the whole representation of a resource."""
-    body = json.dumps(view, sort_keys=True, default=_iso, separators=(",", ":")).encode()
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return '"' + hashlib.sha256(dumps(view, sort_keys=True)).hexdigest()[:32] + '"'
 
 
 def if_match(header: str | None) -> Precondition | None:

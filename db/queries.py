@@ -12,7 +12,15 @@ from sqlalchemy.types import TypeDecorator
 
 from db import models
 from db.numbers import fits
-from db.repositories import VERSION_BY_ID, in_force_id, program_members, standing_decisions
+from db.repositories import (
+    VERSION_BY_ID,
+    Standing,
+    in_force_id,
+    program_members,
+    standing_decisions,
+    standing_on_each,
+    version_and_standing,
+)
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus, VersionState
 
@@ -99,7 +107,9 @@ def list_versions(session: Session, program_id: str, limit: int, cursor: str | N
     query = select(models.Version).where(models.Version.program_id == program_id)
     keys = (models.Version.created_at, models.Version.id)
     rows, next_cursor = page(session, query, keys, limit, cursor)
-    return {"items": [version_view(session, r) for r in rows], "next_cursor": next_cursor}
+    standing = standing_on_each(session, program_id, [r.id for r in rows])
+    items = [version_view(session, r, standing[r.id]) for r in rows]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def board_view(row: models.Board) -> View:
@@ -162,9 +172,14 @@ def board_status(decision: Any, undecided: BoardStatus) -> str:
     return BoardStatus.ANNULLED.value if decision.status == "annulled" else str(decision.outcome)
 
 
-def board_statuses(session: Session, version: models.Version) -> list[View]:
-    """One BoardStatus per member board, from the decision that stands (one statement)."""
+def board_statuses(
+    session: Session, version: models.Version, standing: Standing | None = None
+) -> list[View]:
+    """One BoardStatus per member board, from the decision that stands (read in one
+    statement unless given)."""
     undecided = undecided_status(version)
+    if standing is None:
+        standing = standing_decisions(session, version.id, version.program_id)
     return [
         {
             "board_id": board_id,
@@ -182,11 +197,17 @@ def board_statuses(session: Session, version: models.Version) -> list[View]:
             "decision_status": d.status if d else None,
             "corrected": d.corrected if d else None,
         }
-        for board_id, d in standing_decisions(session, version.id, version.program_id).items()
+        for board_id, d in standing.items()
     ]
 
 
-def version_view(session: Session, row: models.Version) -> View:
+def version_view_by_id(session: Session, version_id: str) -> View | None:
+    """`version_view` of the version with that id, if any, read in one statement."""
+    found = version_and_standing(session, version_id)
+    return version_view(session, *found) if found else None
+
+
+def version_view(session: Session, row: models.Version, standing: Standing | None = None) -> View:
     """Version as the contract shows it, with every member board's status."""
     document = (
         {"title": row.document_title, "url": row.document_url, "sha256": row.document_sha256}
@@ -210,7 +231,7 @@ def version_view(session: Session, row: models.Version) -> View:
         "final_on": row.final_on,
         "imported": row.imported,
         "document": document,
-        "boards": board_statuses(session, row),
+        "boards": board_statuses(session, row, standing),
     }
 
 

@@ -64,6 +64,55 @@ def standing_decisions(session: Session, version_id: str, program_id: str) -> St
     return standing
 
 
+def standing_on_each(
+    session: Session, program_id: str, version_ids: list[str]
+) -> dict[str, Standing]:
+    """`standing_decisions` for several versions of one program, in two statements (its
+    members, then the versions' decisions) instead of one per version."""
+    members = program_members(session, program_id)
+    found: dict[str, Standing] = {v: dict.fromkeys(members) for v in version_ids}
+    if version_ids:
+        rows = session.execute(
+            select(_DECISIONS)
+            .where(_DECISIONS.c.version_id.in_(version_ids))
+            .order_by(_DECISIONS.c.recorded_at, _DECISIONS.c.id)
+        )
+        for row in rows:  # oldest first, so the one that stands is written last
+            found[row.version_id][row.board_id] = row
+    return found
+
+
+_VERSION_AND_MEMBER_DECISIONS = (
+    select(models.Version, models.ProgramBoard.board_id.label("member"), *_DECISIONS.c)
+    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
+    .outerjoin(
+        _DECISIONS,
+        and_(
+            _DECISIONS.c.version_id == models.Version.id,
+            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
+        ),
+    )
+    .where(models.Version.id == bindparam("version_id"))
+    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
+)
+"""`_MEMBER_DECISIONS` with the version's row on each line: a read in one statement."""
+
+
+def version_and_standing(
+    session: Session, version_id: str
+) -> tuple[models.Version, Standing] | None:
+    """The version's row and the decision that stands for each member board, in one
+    statement (a read's; a command reads them after the version's row lock, in two)."""
+    rows = session.execute(_VERSION_AND_MEMBER_DECISIONS, {"version_id": version_id}).all()
+    if not rows:
+        return None
+    standing: Standing = {}
+    for row in rows:  # oldest first, so the one that stands is written last
+        if row.member is not None:
+            standing[row.member] = row if row.id is not None else None
+    return rows[0].Version, standing
+
+
 VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))
 _LOCK_VERSION = VERSION_BY_ID.with_for_update()
 _INSERT_DECISION = insert(_DECISIONS)

@@ -28,6 +28,14 @@ def version_or_404(session: Session, version_id: str) -> models.Version:
     return row
 
 
+def version_view_or_404(session: Session, version_id: str) -> queries.View:
+    """The version's view (`queries.version_view`); 404 `not_found` when there is none."""
+    view = queries.version_view_by_id(session, version_id)
+    if view is None:
+        raise NotFound(f"no version {version_id}")
+    return view
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response with the contract's encoding of dates and timestamps."""
     return Response(dumps(body), status, headers=headers, media_type="application/json")

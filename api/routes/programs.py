@@ -11,7 +11,7 @@ from api.deps import ClockDep, SessionDep
 from api.errors import ApiError
 from api.etags import etag
 from api.openapi import headers, problems
-from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routes.common import Cursor, Limit, json_response, version_view_or_404
 from api.routing import Router
 from api.schemas import IsoDate
 from api.writes import Result, WriteDep
@@ -148,7 +148,7 @@ def create_version(
     def command(uow: UnitOfWork) -> Result:
         version_id = commands.create_version(uow, program_id, draft)
         uow.flush()
-        view = queries.version_view(uow.session, version_or_404(uow.session, version_id))
+        view = version_view_or_404(uow.session, version_id)
         return Result(201, view, location=f"/v1/versions/{version_id}", etag=etag(view))
 
     return write(actor, body, command)

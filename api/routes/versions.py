@@ -9,10 +9,16 @@ from api import auth, schemas
 from api.deps import SessionDep
 from api.etags import etag, if_match
 from api.openapi import headers, problems
-from api.routes.common import Cursor, Limit, json_response, version_or_404
+from api.routes.common import (
+    Cursor,
+    Limit,
+    json_response,
+    version_or_404,
+    version_view_or_404,
+)
 from api.routing import Router
 from api.writes import Result, WriteDep
-from db import commands, decision_queries, queries, repositories
+from db import commands, decision_queries, repositories
 from db.uow import UnitOfWork
 from workflow.actors import Actor
 from workflow.decisions import Decision
@@ -31,7 +37,7 @@ router = Router(prefix="/v1/versions", tags=["versions"])
 
 def _version_result(uow: UnitOfWork, version_id: str) -> Result:
     uow.flush()
-    view = queries.version_view(uow.session, version_or_404(uow.session, version_id))
+    view = version_view_or_404(uow.session, version_id)
     return Result(200, view, etag=etag(view))
 
 
@@ -45,7 +51,7 @@ def get_version(
     version_id: str, session: SessionDep, _actor: Annotated[Actor, Depends(auth.READ)]
 ) -> Response:
     """One version with every member board's status; the ETag is for `If-Match`."""
-    view = queries.version_view(session, version_or_404(session, version_id))
+    view = version_view_or_404(session, version_id)
     return json_response(view, headers={"ETag": etag(view)})
 
 

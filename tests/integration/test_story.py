@@ -59,3 +59,34 @@ def test_sup_2035_enters_into_force_when_the_eighth_board_approves(api: Api) -> 
     assert r.status_code == 404
     assert r.json()["code"] == "none_in_force"
     assert api.get("/v1/programs/sup").json()["in_force_version_id"] == SUP_2035
+
+
+def test_the_versions_list_shows_each_version_as_its_own_read_does(api: Api) -> None:
+    """The list reads every version's decisions at once, a read one version's in one
+    statement, a command after the version's lock: all three agree."""
+    api.post(f"/v1/versions/{SUP_2035}/send-out", {"respond_by": respond_by()})
+    for board_id in BOARD_IDS[:3]:
+        r = api.post(f"/v1/versions/{SUP_2035}/decisions", decision(board_id), as_=board_id)
+        assert r.status_code == 201, r.text
+    r = api.post(
+        f"/v1/versions/{SUP_2035}/decisions",
+        decision(BOARD_IDS[3], outcome="referred_back"),
+        as_=BOARD_IDS[3],
+    )
+    assert r.status_code == 201, r.text
+
+    listed = api.get("/v1/programs/sup/versions").json()["items"]
+    assert [v["id"] for v in listed] == [SUP_2013, SUP_2035]
+    assert listed == [api.get(f"/v1/versions/{v['id']}").json() for v in listed]
+    statuses = [b["status"] for b in listed[1]["boards"]]
+    assert statuses == ["approved"] * 3 + ["referred_back"] + ["pending"] * 4
+
+    paged, cursor = [], None
+    while True:
+        query = "?limit=1" + (f"&cursor={cursor}" if cursor else "")
+        page = api.get(f"/v1/programs/sup/versions{query}").json()
+        paged += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == listed

@@ -37,6 +37,15 @@ def test_the_same_bytes_as_the_standard_library(value: Any) -> None:
     assert dumps(value) == stdlib(value)
 
 
+@given(values)
+def test_sorted_keys_as_the_standard_library_sorts_them(value: Any) -> None:
+    """The canonical form an ETag hashes: every object's keys in order."""
+    expected = json.dumps(
+        value, default=_default, ensure_ascii=False, separators=(",", ":"), sort_keys=True
+    )
+    assert dumps(value, sort_keys=True) == expected.encode()
+
+
 def test_timestamps_are_utc_with_z_and_dates_iso() -> None:
     moment = datetime(2019, 6, 10, 12, 0, 1, tzinfo=timezone(timedelta(hours=2)))
     assert dumps({"at": moment, "on": date(2019, 6, 10)}) == (
