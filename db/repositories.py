@@ -82,8 +82,28 @@ def standing_on_each(
     return found
 
 
+SHOWN_DECISION = (
+    "id",
+    "outcome",
+    "status",
+    "decided_on",
+    "paragraph",
+    "case_number",
+    "appeal_until",
+    "final_on",
+    "corrected",
+    "recorded_by",
+    "recorded_by_subject",
+    "recorded_by_email",
+    "recorded_at",
+)
+"""The columns of a decision that a version's view shows (fewer columns, a cheaper read)."""
 _VERSION_AND_MEMBER_DECISIONS = (
-    select(models.Version, models.ProgramBoard.board_id.label("member"), *_DECISIONS.c)
+    select(
+        models.Version,
+        models.ProgramBoard.board_id.label("member"),
+        *(_DECISIONS.c[name] for name in SHOWN_DECISION),
+    )
     .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
     .outerjoin(
         _DECISIONS,
