@@ -1,8 +1,10 @@
 """Repositories: load domain objects from rows and write their changes back.
 
 Repositories never commit; the unit of work does. This module also holds the
-one query that answers "which decision stands for each member board", which
-the domain, the version view and the register all read.
+query that answers "which decision stands for each member board", which the
+domain, the version view and the register all read, in its three forms: one
+version's (after its row lock), one version's with its row (a read), and a
+page of versions' at once.
 """
 
 from datetime import datetime
@@ -82,7 +84,7 @@ def standing_on_each(
     return found
 
 
-SHOWN_DECISION = (
+_SHOWN_DECISION = (
     "id",
     "outcome",
     "status",
@@ -102,7 +104,7 @@ _VERSION_AND_MEMBER_DECISIONS = (
     select(
         models.Version,
         models.ProgramBoard.board_id.label("member"),
-        *(_DECISIONS.c[name] for name in SHOWN_DECISION),
+        *(_DECISIONS.c[name] for name in _SHOWN_DECISION),
     )
     .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
     .outerjoin(
