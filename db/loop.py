@@ -50,16 +50,13 @@ def blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     return await_(to_thread.run_sync(functools.partial(fn, *args, **kwargs)))
 
 
-async def iterate(items: Iterator[T], chunk: int = 1) -> AsyncGenerator[T]:
+async def iterate(items: Iterator[T]) -> AsyncGenerator[T]:
     """A sync generator that reads the database (a streamed export), advanced on the
-    loop `chunk` items at a time; closed on the loop too, even when the client leaves."""
+    loop an item at a time (so let it yield chunks); closed on the loop too, even when
+    the client leaves."""
     try:
-        while True:
-            taken = await run(lambda: list(itertools.islice(items, chunk)))
-            for item in taken:
-                yield item
-            if len(taken) < chunk:
-                return
+        while taken := await run(lambda: list(itertools.islice(items, 1))):
+            yield taken[0]
     finally:
         close = getattr(items, "close", None)
         if close is not None:

@@ -6,11 +6,12 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from db import models
+from db.base import table_of
 from db.numbers import fits
 from db.repositories import (
     VERSION_BY_ID,
@@ -18,8 +19,7 @@ from db.repositories import (
     in_force_id,
     program_members,
     standing_decisions,
-    standing_on_each,
-    version_and_standing,
+    standing_of,
 )
 from workflow.errors import InvalidValue
 from workflow.states import BoardStatus, VersionState
@@ -107,7 +107,7 @@ def list_versions(session: Session, program_id: str, limit: int, cursor: str | N
     query = select(models.Version).where(models.Version.program_id == program_id)
     keys = (models.Version.created_at, models.Version.id)
     rows, next_cursor = page(session, query, keys, limit, cursor)
-    standing = standing_on_each(session, program_id, [r.id for r in rows])
+    standing = _standing_on_each(session, program_id, [r.id for r in rows])
     items = [version_view(session, r, standing[r.id]) for r in rows]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -172,6 +172,23 @@ def board_status(decision: Any, undecided: BoardStatus) -> str:
     return BoardStatus.ANNULLED.value if decision.status == "annulled" else str(decision.outcome)
 
 
+_BOARD_FIELDS = {
+    "decided_on": "decided_on",
+    "paragraph": "paragraph",
+    "case_number": "case_number",
+    "recorded_by": "recorded_by",
+    "recorded_by_subject": "recorded_by_subject",
+    "recorded_by_email": "recorded_by_email",
+    "recorded_at": "recorded_at",
+    "decision_id": "id",
+    "appeal_until": "appeal_until",
+    "final_on": "final_on",
+    "decision_status": "status",
+    "corrected": "corrected",
+}
+"""A board's status field → the column of the decision that stands that gives it."""
+
+
 def board_statuses(
     session: Session, version: models.Version, standing: Standing | None = None
 ) -> list[View]:
@@ -184,27 +201,55 @@ def board_statuses(
         {
             "board_id": board_id,
             "status": board_status(d, undecided),
-            "decided_on": d.decided_on if d else None,
-            "paragraph": d.paragraph if d else None,
-            "case_number": d.case_number if d else None,
-            "recorded_by": d.recorded_by if d else None,
-            "recorded_by_subject": d.recorded_by_subject if d else None,
-            "recorded_by_email": d.recorded_by_email if d else None,
-            "recorded_at": d.recorded_at if d else None,
-            "decision_id": d.id if d else None,
-            "appeal_until": d.appeal_until if d else None,
-            "final_on": d.final_on if d else None,
-            "decision_status": d.status if d else None,
-            "corrected": d.corrected if d else None,
+            **{field: getattr(d, column) if d else None for field, column in _BOARD_FIELDS.items()},
         }
         for board_id, d in standing.items()
     ]
 
 
+_DECISIONS = table_of(models.Decision)
+_SHOWN = [_DECISIONS.c[name] for name in ("outcome", *_BOARD_FIELDS.values())]
+"""The decision columns a board's status shows (`board_status` reads `outcome` too)."""
+_VERSION_AND_STANDING = (
+    select(models.Version, models.ProgramBoard.board_id.label("member"), *_SHOWN)
+    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
+    .outerjoin(
+        _DECISIONS,
+        and_(
+            _DECISIONS.c.version_id == models.Version.id,
+            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
+        ),
+    )
+    .where(models.Version.id == bindparam("version_id"))
+    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
+)
+"""A version's row beside each member board and its decisions, oldest first: a read's
+`standing_decisions` and the row in one statement (a command reads them in two, after
+the version's row lock)."""
+
+
 def version_view_by_id(session: Session, version_id: str) -> View | None:
     """`version_view` of the version with that id, if any, read in one statement."""
-    found = version_and_standing(session, version_id)
-    return version_view(session, *found) if found else None
+    rows = session.execute(_VERSION_AND_STANDING, {"version_id": version_id}).all()
+    return version_view(session, rows[0].Version, standing_of(rows)) if rows else None
+
+
+def _standing_on_each(
+    session: Session, program_id: str, version_ids: list[str]
+) -> dict[str, Standing]:
+    """`standing_decisions` for several versions of one program, in two statements (its
+    members, then the versions' decisions) instead of one per version."""
+    members = program_members(session, program_id)
+    found: dict[str, Standing] = {v: dict.fromkeys(members) for v in version_ids}
+    if version_ids:
+        rows = session.execute(
+            select(_DECISIONS.c.version_id, _DECISIONS.c.board_id, *_SHOWN)
+            .where(_DECISIONS.c.version_id.in_(version_ids))
+            .order_by(_DECISIONS.c.recorded_at, _DECISIONS.c.id)
+        )
+        for row in rows:  # oldest first, so the one that stands is written last
+            found[row.version_id][row.board_id] = row
+    return found
 
 
 def version_view(session: Session, row: models.Version, standing: Standing | None = None) -> View:

@@ -1,12 +1,12 @@
 """Repositories: load domain objects from rows and write their changes back.
 
 Repositories never commit; the unit of work does. This module also holds the
-query that answers "which decision stands for each member board", which the
-domain, the version view and the register all read, in its three forms: one
-version's (after its row lock), one version's with its row (a read), and a
-page of versions' at once.
+one query that answers "which decision stands for each member board", which
+the domain, the version view and the register all read (the version view's
+one-statement form is in `db.queries`).
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -59,80 +59,18 @@ def standing_decisions(session: Session, version_id: str, program_id: str) -> St
     other tables as they were when it began, so joined to the locking
     statement it would miss decisions committed meanwhile.
     """
-    standing: Standing = {}
     rows = session.execute(_MEMBER_DECISIONS, {"version_id": version_id, "program_id": program_id})
-    for row in rows:  # oldest first, so the one that stands is written last
-        standing[row.member] = row if row.id is not None else None
-    return standing
+    return standing_of(rows)
 
 
-def standing_on_each(
-    session: Session, program_id: str, version_ids: list[str]
-) -> dict[str, Standing]:
-    """`standing_decisions` for several versions of one program, in two statements (its
-    members, then the versions' decisions) instead of one per version."""
-    members = program_members(session, program_id)
-    found: dict[str, Standing] = {v: dict.fromkeys(members) for v in version_ids}
-    if version_ids:
-        rows = session.execute(
-            select(_DECISIONS)
-            .where(_DECISIONS.c.version_id.in_(version_ids))
-            .order_by(_DECISIONS.c.recorded_at, _DECISIONS.c.id)
-        )
-        for row in rows:  # oldest first, so the one that stands is written last
-            found[row.version_id][row.board_id] = row
-    return found
-
-
-_SHOWN_DECISION = (
-    "id",
-    "outcome",
-    "status",
-    "decided_on",
-    "paragraph",
-    "case_number",
-    "appeal_until",
-    "final_on",
-    "corrected",
-    "recorded_by",
-    "recorded_by_subject",
-    "recorded_by_email",
-    "recorded_at",
-)
-"""The columns of a decision that a version's view shows (fewer columns, a cheaper read)."""
-_VERSION_AND_MEMBER_DECISIONS = (
-    select(
-        models.Version,
-        models.ProgramBoard.board_id.label("member"),
-        *(_DECISIONS.c[name] for name in _SHOWN_DECISION),
-    )
-    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
-    .outerjoin(
-        _DECISIONS,
-        and_(
-            _DECISIONS.c.version_id == models.Version.id,
-            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
-        ),
-    )
-    .where(models.Version.id == bindparam("version_id"))
-    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
-)
-"""`_MEMBER_DECISIONS` with the version's row on each line: a read in one statement."""
-
-
-def version_and_standing(
-    session: Session, version_id: str
-) -> tuple[models.Version, Standing] | None:
-    """The version's row and the decision that stands for each member board, in one
-    statement (a read's; a command reads them after the version's row lock, in two)."""
-    rows = session.execute(_VERSION_AND_MEMBER_DECISIONS, {"version_id": version_id}).all()
-    if not rows:
-        return None
+def standing_of(rows: Iterable[Row[Any]]) -> Standing:
+    """`Standing` from rows of a `member` and a decision's columns (NULLs for none), each
+    member's oldest first, so the one that stands is written last."""
     standing: Standing = {}
-    for row in rows:  # oldest first, so the one that stands is written last
-        if row.member is not None:
+    for row in rows:
+        if row.member is not None:  # a version of a program without boards: none
             standing[row.member] = row if row.id is not None else None
-    return rows[0].Version, standing
+    return standing
 
 
 VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))

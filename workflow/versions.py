@@ -168,14 +168,15 @@ def _snapshot(version: Version) -> dict[str, object]:
     """A copy of the version's fields that a command's changes cannot reach: its lists and
     its boards are copied, the rest is immutable (a deep copy cost a decision 4% of its CPU).
     """
-    return {
-        name: list(value)
-        if isinstance(value, list)
-        else {k: copy.copy(v) for k, v in value.items()}
-        if isinstance(value, dict)
-        else value
-        for name, value in version.__dict__.items()
-    }
+    return {name: _copied(value) for name, value in version.__dict__.items()}
+
+
+def _copied(value: object) -> object:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return {key: copy.copy(item) for key, item in value.items()}
+    return value
 
 
 def draft(

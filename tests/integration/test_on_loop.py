@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import event
@@ -100,7 +99,7 @@ def test_an_abandoned_stream_is_closed_on_the_loop() -> None:
 
     async def first_three() -> list[int]:
         taken = []
-        stream = loop.iterate(rows(), chunk=2)
+        stream = loop.iterate(rows())
         async for n in stream:
             taken.append(n)
             if len(taken) == 3:
@@ -112,9 +111,8 @@ def test_an_abandoned_stream_is_closed_on_the_loop() -> None:
     assert closed == [True]
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 10, 11])
-def test_a_stream_yields_everything_in_order(chunk: int) -> None:
+def test_a_stream_yields_everything_in_order() -> None:
     async def collect() -> list[int]:
-        return [n async for n in loop.iterate(iter(range(10)), chunk=chunk)]
+        return [n async for n in loop.iterate(iter(range(10)))]
 
     assert asyncio.run(collect()) == list(range(10))
