@@ -308,7 +308,7 @@ def test_a_failure_under_the_audit_horizon_lock_is_a_503_and_leaves_no_lock(
 
     settings = Settings(maildir=tmp_path / "mail", run_scheduler=False)
     app = create_app(db, settings)
-    engine = app.state.db.engine  # the routes' database: `db` opened on the event loop
+    engine = app.state.db.lookup_engine  # the routes' reads: on the event loop, in autocommit
     event.listen(engine, "before_cursor_execute", before)
     try:
         with TestClient(app, raise_server_exceptions=True) as client:
@@ -348,7 +348,7 @@ def test_a_connection_lost_after_a_read_does_not_cut_the_answer_off(
 
     settings = Settings(maildir=tmp_path / "mail", run_scheduler=False)
     app = create_app(db, settings)
-    engine = app.state.db.engine  # the routes' database: `db` opened on the event loop
+    engine = app.state.db.lookup_engine  # the routes' reads: on the event loop, in autocommit
     event.listen(engine, "after_cursor_execute", after)
     event.listen(engine, "rollback", on_rollback)
     try:

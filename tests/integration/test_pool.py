@@ -2,8 +2,9 @@
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 
 from db import engine as engine_module
 from db.engine import Database, open_database
@@ -69,3 +70,29 @@ def test_without_either_sign_a_dead_connection_reaches_the_caller(
             assert conn.scalar(text("SELECT 1")) == 1
     finally:
         db.dispose()
+
+
+def _autocommit(connection: Connection) -> bool:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return bool(driver.autocommit)
+
+
+def test_look_ups_have_a_pool_of_their_own_opened_in_autocommit(url: str) -> None:
+    """No switch to autocommit and back on each checkout; writers still get transactions;
+    the two pools together hold no more connections than the one pool did (40)."""
+    db = open_database(url)
+    pools = [db.engine.pool, db.lookup_engine.pool]
+    assert all(isinstance(p, QueuePool) for p in pools)
+    queues = [p for p in pools if isinstance(p, QueuePool)]
+    try:
+        assert db.lookup_engine.pool is not db.engine.pool
+        for _ in range(2):  # the second checkout finds it as the first left it
+            with db.lookup() as connection:
+                assert _autocommit(connection)
+        with db.writes() as session:
+            assert not _autocommit(session.connection())
+        assert sum(q.size() + q._max_overflow for q in queues) == 40
+    finally:
+        db.dispose()
+    assert [q.checkedin() for q in queues] == [0, 0]
