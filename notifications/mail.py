@@ -6,14 +6,16 @@ the very same message and the receiving side can tell duplicates apart.
 Messages are stored in the outbox in wire form (CRLF, ASCII: headers
 RFC 2047-encoded, the body quoted-printable).
 
-The sweep queues thousands of reminders at once, so `reminder_wire` writes
-that wire form without building an `EmailMessage`: the same headers, each
-folded by the `email` package's own header classes, and the body encoded by
-its own quoted-printable encoder, line by line. Both are remembered (a
-header by its name and value, a body line by its bytes), and the boards of
-one version share all but a few of them, so a reminder mostly costs
-dictionary look-ups. The result is the very text `wire(message(*reminder_parts(...)))`
-gives (tests/unit/test_mail.py compares the two).
+The sweep queues thousands of reminders at once, and a version's entry into
+force queues a notice to each member board inside the deciding request, so
+`reminder_wire` and `notice_wire` write that wire form without building an
+`EmailMessage`: the same headers, each folded by the `email` package's own
+header classes, and the body encoded by its own quoted-printable encoder,
+line by line. Both are remembered (a header by its name and value, a body
+line by its bytes), and the boards of one version share all but a few of
+them, so a message mostly costs dictionary look-ups. The result is the very
+text `wire(message(*reminder_parts(...)))` (or `notice_parts`) gives
+(tests/unit/test_mail.py compares the two).
 """
 
 import email.policy
@@ -318,7 +320,7 @@ def reminder_wire(
     return _wire(*reminder_parts(about, to, slot, sender=sender, at=at, public_url=public_url))
 
 
-def notice(
+def notice_parts(
     event_type: EventType,
     about: About,
     to: Addressee,
@@ -328,9 +330,10 @@ def notice(
     at: datetime,
     data: dict[str, object],
     public_url: str | None = None,
-) -> EmailMessage:
-    """The e-mail to a member board when a version is sent out (or out again after a court
-    annulled a decision), enters into force or falls; `key` is its outbox key."""
+) -> tuple[list[tuple[str, HeaderValue]], str]:
+    """The headers and body of the e-mail to a member board when a version is sent out (or
+    out again after a court annulled a decision), enters into force or falls; `key` is its
+    outbox key."""
     what = f"{about.label} ({about.program_title})"
     if event_type is EventType.VERSION_SENT_OUT:
         answer = swedish_date(about.respond_by) if about.respond_by else "snarast"
@@ -385,4 +388,23 @@ def notice(
         sender=sender,
         at=at,
     )
-    return message(headers, body)
+    return headers, body
+
+
+def notice_wire(
+    event_type: EventType,
+    about: About,
+    to: Addressee,
+    *,
+    key: str,
+    sender: str,
+    at: datetime,
+    data: dict[str, object],
+    public_url: str | None = None,
+) -> str:
+    """`wire(message(*notice_parts(...)))`, composed directly as reminders are."""
+    return _wire(
+        *notice_parts(
+            event_type, about, to, key=key, sender=sender, at=at, data=data, public_url=public_url
+        )
+    )

@@ -114,7 +114,7 @@ class MailWriter:
         mails = []
         for to in boards:
             key = mail.notice_key(kind, subject.version_id, to.board_id, occurrence)
-            message = mail.notice(
+            message = mail.notice_wire(
                 kind,
                 subject,
                 to,
@@ -133,7 +133,7 @@ class MailWriter:
                     board_id=to.board_id,
                     recipient=to.email,
                     message_id=mail.message_id(key),
-                    message=mail.wire(message),
+                    message=message,
                     now=row.at,
                 )
             )

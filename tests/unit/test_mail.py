@@ -1,5 +1,6 @@
-"""The reminder e-mail composed directly is the very text the `EmailMessage` gives."""
+"""The e-mails composed directly are the very text the `EmailMessage` gives."""
 
+import dataclasses
 import email
 import email.policy
 import string
@@ -10,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from notifications import mail
+from workflow.events import EventType
 from workflow.reminders import Slot
 
 BOARD = mail.Addressee(
@@ -144,3 +146,67 @@ def test_any_message_id_is_folded_as_email_folds_it(key: str) -> None:
             mail._fold_message_id(mail.message_id(key))
         return
     assert mail._fold_message_id(mail.message_id(key)) == expected
+
+
+NOTICES = [
+    EventType.VERSION_SENT_OUT,
+    EventType.VERSION_IN_FORCE,
+    EventType.VERSION_REOPENED,
+    EventType.VERSION_REJECTED,
+]
+notice_data = st.fixed_dictionaries(
+    {
+        "in_force_from": st.dates(date(2020, 1, 1), date(2040, 12, 31)).map(date.isoformat),
+        "replaces": st.none() | ids,
+        "outcome": st.sampled_from(["rejected", "amended", "something new"]),
+    },
+    optional={"board": text},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(NOTICES),
+    about=abouts | st.builds(dataclasses.replace, abouts, respond_by=st.none()),
+    to=addressees,
+    key=ids,
+    sender=addresses,
+    at=st.datetimes(datetime(2020, 1, 1), datetime(2040, 12, 31), timezones=st.just(UTC)),
+    data=notice_data,
+    public_url=st.none() | text,
+)
+def test_any_notice_composed_directly_is_the_email_message(
+    kind: EventType,
+    about: mail.About,
+    to: mail.Addressee,
+    key: str,
+    sender: str,
+    at: datetime,
+    data: dict[str, object],
+    public_url: str | None,
+) -> None:
+    kw = {"key": key, "sender": sender, "at": at, "data": data, "public_url": public_url}
+    try:
+        expected = mail.wire(mail.message(*mail.notice_parts(kind, about, to, **kw)))  # type: ignore[arg-type]
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            mail.notice_wire(kind, about, to, **kw)  # type: ignore[arg-type]
+        return
+    assert mail.notice_wire(kind, about, to, **kw) == expected  # type: ignore[arg-type]
+
+
+def test_the_notice_of_entry_into_force_reads_as_one() -> None:
+    data: dict[str, object] = {"in_force_from": "2031-10-01", "replaces": "old"}
+    wire = mail.notice_wire(
+        EventType.VERSION_IN_FORCE,
+        ABOUT,
+        BOARD,
+        key="in-force-v-sodertalje",
+        sender="ratify@localhost",
+        at=AT,
+        data=data,
+    )
+    parsed = email.message_from_string(wire, policy=email.policy.default)
+    assert str(parsed["Message-ID"]).strip() == "<in-force-v-sodertalje@ratify>"
+    assert "gäller från" in str(parsed["Subject"])
+    assert "ersätter den tidigare versionen" in parsed.get_content()
