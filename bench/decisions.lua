@@ -12,12 +12,20 @@ end
 function init(args)
   dofile("data.lua")
   nthreads = tonumber(args[1] or "2")
+  local mine = {}
+  for i = 1, #versions do
+    if (i - 1) % nthreads == id then
+      table.insert(mine, versions[i])
+    end
+  end
+  -- Blocks of 16 versions, each block's boards in turn: simultaneous requests hit
+  -- different versions, and every eighth decision is a block's last board, which
+  -- puts its version in force (with its notices to the eight boards).
   queue = {}
-  -- boards outer, versions inner: simultaneous requests hit different versions
-  for _, b in ipairs(boards) do
-    for i = 1, #versions do
-      if (i - 1) % nthreads == id then
-        table.insert(queue, {versions[i], b})
+  for first = 1, #mine, 16 do
+    for _, b in ipairs(boards) do
+      for i = first, math.min(first + 15, #mine) do
+        table.insert(queue, {mine[i], b})
       end
     end
   end

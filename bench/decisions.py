@@ -53,10 +53,10 @@ def prepare(url: str, programs: int) -> list[str]:
     return ids
 
 
-def write_data(url: str, versions: list[str]) -> None:
-    """data.lua for the wrk scripts: versions, boards, a token per board, a reader token."""
+def tokens(url: str) -> tuple[dict[str, str], str]:
+    """A board token for each board, and a secretariat token for reading."""
     env = env_for(url)
-    tokens = {
+    boards = {
         b: ratify(
             "keys", "create", "--role", "board", "--board", b, "--name", f"bench-{b}", env=env
         ).split()[-1]
@@ -65,9 +65,15 @@ def write_data(url: str, versions: list[str]) -> None:
     reader = ratify(
         "keys", "create", "--role", "secretariat", "--name", "bench-reader", env=env
     ).split()[-1]
+    return boards, reader
+
+
+def write_data(url: str, versions: list[str]) -> None:
+    """data.lua for the wrk scripts: versions, boards, a token per board, a reader token."""
+    boards, reader = tokens(url)
     lines = ["versions = {" + ",".join(f'"{v}"' for v in versions) + "}"]
     lines.append("boards = {" + ",".join(f'"{b}"' for b in BOARDS) + "}")
-    lines.append("tokens = {" + ",".join(f'{b}="{t}"' for b, t in tokens.items()) + "}")
+    lines.append("tokens = {" + ",".join(f'{b}="{t}"' for b, t in boards.items()) + "}")
     lines.append(f'reader = "{reader}"')
     (HERE / "data.lua").write_text("\n".join(lines) + "\n")
 

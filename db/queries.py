@@ -210,28 +210,42 @@ def board_statuses(
 _DECISIONS = table_of(models.Decision)
 _SHOWN = [_DECISIONS.c[name] for name in ("outcome", *_BOARD_FIELDS.values())]
 """The decision columns a board's status shows (`board_status` reads `outcome` too)."""
-_VERSION_AND_STANDING = (
-    select(models.Version, models.ProgramBoard.board_id.label("member"), *_SHOWN)
-    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == models.Version.program_id)
+_VERSIONS = table_of(models.Version)
+_VERSION_LABELS = {column.name: f"version_{column.name}" for column in _VERSIONS.c}
+"""The version's columns, labelled, in a read beside its decisions' (which have an `id`
+and a `final_on` too)."""
+_VERSION_AND_STANDING: Select[Any] = (
+    select(
+        *(_VERSIONS.c[name].label(label) for name, label in _VERSION_LABELS.items()),
+        models.ProgramBoard.board_id.label("member"),
+        *_SHOWN,
+    )
+    .select_from(_VERSIONS)
+    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == _VERSIONS.c.program_id)
     .outerjoin(
         _DECISIONS,
         and_(
-            _DECISIONS.c.version_id == models.Version.id,
+            _DECISIONS.c.version_id == _VERSIONS.c.id,
             _DECISIONS.c.board_id == models.ProgramBoard.board_id,
         ),
     )
-    .where(models.Version.id == bindparam("version_id"))
+    .where(_VERSIONS.c.id == bindparam("version_id"))
     .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
 )
 """A version's row beside each member board and its decisions, oldest first: a read's
-`standing_decisions` and the row in one statement (a command reads them in two, after
-the version's row lock)."""
+`standing_decisions` and the row in one Core statement (cheaper than an ORM one; a
+command reads them in two, after the version's row lock)."""
 
 
 def version_view_by_id(session: Session, version_id: str) -> View | None:
-    """`version_view` of the version with that id, if any, read in one statement."""
-    rows = session.execute(_VERSION_AND_STANDING, {"version_id": version_id}).all()
-    return version_view(session, rows[0].Version, standing_of(rows)) if rows else None
+    """`version_view` of the version with that id, if any, read in one statement (the
+    version a `models.Version` made from the row, never added to the session)."""
+    rows = session.connection().execute(_VERSION_AND_STANDING, {"version_id": version_id}).all()
+    if not rows:
+        return None
+    fields = rows[0]._mapping
+    version = models.Version(**{name: fields[label] for name, label in _VERSION_LABELS.items()})
+    return version_view(session, version, standing_of(rows))
 
 
 def _standing_on_each(
