@@ -1,6 +1,7 @@
 """CPU per request without sockets: the app called as ASGI, in one process.
 
     .venv/bin/python -m bench.in_process [--programs 1500] [--requests 3000] [--callgrind]
+        [--only decisions|reads]
 
 The same database and requests as `bench.decisions` (approvals in blocks of
 16 versions, so every eighth puts a version in force; reads of
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=1500)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--callgrind", action="store_true")
+    parser.add_argument("--only", choices=["decisions", "reads"])
     parser.add_argument("--child", choices=["decisions", "reads"])
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
@@ -193,7 +195,7 @@ def main() -> None:
             data.flush()
             runs = [
                 measure(mode, args.requests, Path(data.name), args.callgrind)
-                for mode in ("decisions", "reads")
+                for mode in ([args.only] if args.only else ["decisions", "reads"])
             ]
     finally:
         drop(TEMPLATE)

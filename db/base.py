@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, MetaData, Table
+from sqlalchemy import BigInteger, CheckConstraint, Connection, DateTime, Integer, MetaData, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -54,6 +54,14 @@ def table_of(entity: type[Base]) -> Table:
     table = entity.__table__
     assert isinstance(table, Table)
     return table
+
+
+def core(session: Session) -> Connection:
+    """The session's connection, for a Core statement on `table_of` tables: about 60 µs
+    cheaper than `session.execute`, which sends every statement through the ORM. What the
+    session holds is flushed first, as `session.execute` would."""
+    session.flush()
+    return session.connection()
 
 
 def in_words(column: str, words: Iterable[StrEnum]) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db import models
-from db.base import table_of
+from db.base import core, table_of
 from db.bulk import insert_skipping, json_rows
 from db.models import OutboxMail, Reminder, ReminderSchedule
 from db.queries import View, page
@@ -70,10 +70,12 @@ def insert_pending(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[s
 _SCHEDULES = table_of(ReminderSchedule)
 _UNSCHEDULE = delete(_SCHEDULES).where(_SCHEDULES.c.version_id == bindparam("version_id"))
 _UNSCHEDULE_BOARD = _UNSCHEDULE.where(_SCHEDULES.c.board_id == bindparam("board_id"))
-_PENDING = select(Reminder.id).where(
-    Reminder.version_id == bindparam("version_id"), Reminder.status == ReminderStatus.PENDING
+_REMINDERS = table_of(Reminder)
+_PENDING = select(_REMINDERS.c.id).where(
+    _REMINDERS.c.version_id == bindparam("version_id"),
+    _REMINDERS.c.status == ReminderStatus.PENDING,
 )
-_PENDING_OF_BOARD = _PENDING.where(Reminder.board_id == bindparam("board_id"))
+_PENDING_OF_BOARD = _PENDING.where(_REMINDERS.c.board_id == bindparam("board_id"))
 """Built once: every decision runs `stop_reminders`."""
 
 
@@ -90,8 +92,9 @@ def stop_reminders(session: Session, version_id: str, board_id: str | None = Non
     """
     one = board_id is not None
     keys = {"version_id": version_id, "board_id": board_id}
-    session.execute(_UNSCHEDULE_BOARD if one else _UNSCHEDULE, keys)
-    pending = list(session.scalars(_PENDING_OF_BOARD if one else _PENDING, keys))
+    connection = core(session)
+    connection.execute(_UNSCHEDULE_BOARD if one else _UNSCHEDULE, keys)
+    pending = list(connection.scalars(_PENDING_OF_BOARD if one else _PENDING, keys))
     if pending:
         _cancel(session, pending, ReminderStatus.CANCELLED)
 

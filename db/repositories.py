@@ -14,7 +14,7 @@ from sqlalchemy import Row, and_, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from db import models
-from db.base import table_of
+from db.base import core, table_of
 from workflow import decisions
 from workflow import versions as domain
 from workflow.actors import Actor
@@ -33,17 +33,19 @@ def program_members(session: Session, program_id: str) -> tuple[str, ...]:
 
 
 _DECISIONS = table_of(models.Decision)
+_MEMBERS = table_of(models.ProgramBoard)
 _MEMBER_DECISIONS = (
-    select(models.ProgramBoard.board_id.label("member"), *_DECISIONS.c)
+    select(_MEMBERS.c.board_id.label("member"), *_DECISIONS.c)
+    .select_from(_MEMBERS)
     .outerjoin(
         _DECISIONS,
         and_(
             _DECISIONS.c.version_id == bindparam("version_id"),
-            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
+            _DECISIONS.c.board_id == _MEMBERS.c.board_id,
         ),
     )
-    .where(models.ProgramBoard.program_id == bindparam("program_id"))
-    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
+    .where(_MEMBERS.c.program_id == bindparam("program_id"))
+    .order_by(_MEMBERS.c.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
 )
 """Each member board with its decisions on a version, oldest first (NULLs for none)."""
 
@@ -59,8 +61,8 @@ def standing_decisions(session: Session, version_id: str, program_id: str) -> St
     other tables as they were when it began, so joined to the locking
     statement it would miss decisions committed meanwhile.
     """
-    rows = session.execute(_MEMBER_DECISIONS, {"version_id": version_id, "program_id": program_id})
-    return standing_of(rows)
+    keys = {"version_id": version_id, "program_id": program_id}
+    return standing_of(core(session).execute(_MEMBER_DECISIONS, keys))
 
 
 def standing_of(rows: Iterable[Row[Any]]) -> Standing:
@@ -76,15 +78,17 @@ def standing_of(rows: Iterable[Row[Any]]) -> Standing:
 VERSION_BY_ID = select(models.Version).where(models.Version.id == bindparam("version_id"))
 _LOCK_VERSION = VERSION_BY_ID.with_for_update()
 _INSERT_DECISION = insert(_DECISIONS)
-_IN_FORCE = select(models.Version.id).where(
-    models.Version.program_id == bindparam("program_id"),
-    models.Version.state == VersionState.IN_FORCE,
+_VERSIONS = table_of(models.Version)
+_IN_FORCE = select(_VERSIONS.c.id).where(
+    _VERSIONS.c.program_id == bindparam("program_id"),
+    _VERSIONS.c.state == VersionState.IN_FORCE,
 )
 
 
 def in_force_id(session: Session, program_id: str) -> str | None:
     """The id of the program's version in force now, if any."""
-    return session.scalar(_IN_FORCE, {"program_id": program_id})
+    found: str | None = core(session).scalar(_IN_FORCE, {"program_id": program_id})
+    return found
 
 
 _DECIDED = (
