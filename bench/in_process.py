@@ -32,6 +32,7 @@ import psycopg
 
 from bench.common import ADMIN, ROOT, env_for, report
 from bench.decisions import BOARDS, prepare, tokens
+from tests.raw_asgi import RawHeaders, raw_call
 
 CONCURRENT = 8
 WARM_UP = 50
@@ -66,41 +67,8 @@ def approvals(versions: list[str]) -> list[tuple[str, str]]:
     return order
 
 
-async def call(app: Any, method: str, path: str, token: str, body: bytes = b"") -> int:
-    """One request through the app; its status."""
-    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
-    if body:
-        headers += [(b"content-type", b"application/json")]
-        headers += [(b"content-length", str(len(body)).encode())]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("bench", 80),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await asyncio.Event().wait()  # the client never leaves
-        raise AssertionError
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    await app(scope, receive, send)
-    return statuses[0]
+def bearer(token: str) -> RawHeaders:
+    return [(b"authorization", f"Bearer {token}".encode())]
 
 
 def child(mode: str, requests: int, data: dict[str, Any], callgrind: bool) -> None:
@@ -117,20 +85,26 @@ def child(mode: str, requests: int, data: dict[str, Any], callgrind: bool) -> No
         if mode == "decisions":
             version, board = order[n]
             body = (BODY % board).encode()
+            headers = [
+                *bearer(data["tokens"][board]),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
             path = f"/v1/versions/{version}/decisions"
-            return call(app, "POST", path, data["tokens"][board], body)
-        return call(app, "GET", f"/v1/versions/{versions[n % len(versions)]}", data["reader"])
+            return raw_call(app, "POST", path, headers=headers, body=body)
+        path = f"/v1/versions/{versions[n % len(versions)]}"
+        return raw_call(app, "GET", path, headers=bearer(data["reader"]))
 
     async def main() -> dict[str, Any]:
         async with app.router.lifespan_context(app):
             for n in range(WARM_UP):
-                assert await request(n) in (200, 201), "warm-up failed"
+                assert (await request(n)).status in (200, 201), "warm-up failed"
             gate = asyncio.Semaphore(CONCURRENT)
             statuses: dict[int, int] = {}
 
             async def one(n: int) -> None:
                 async with gate:
-                    status = await request(n)
+                    status = (await request(n)).status
                     statuses[status] = statuses.get(status, 0) + 1
 
             if callgrind:

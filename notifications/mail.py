@@ -8,14 +8,14 @@ RFC 2047-encoded, the body quoted-printable).
 
 The sweep queues thousands of reminders at once, and a version's entry into
 force queues a notice to each member board inside the deciding request, so
-`reminder_wire` and `notice_wire` write that wire form without building an
+`compose` writes that wire form from a message's parts without building an
 `EmailMessage`: the same headers, each folded by the `email` package's own
 header classes, and the body encoded by its own quoted-printable encoder,
 line by line. Both are remembered (a header by its name and value, a body
 line by its bytes), and the boards of one version share all but a few of
 them, so a message mostly costs dictionary look-ups. The result is the very
-text `wire(message(*reminder_parts(...)))` (or `notice_parts`) gives
-(tests/unit/test_mail.py compares the two).
+text `wire(message(...))` gives for the same parts (tests/unit/test_mail.py
+compares the two).
 """
 
 import email.policy
@@ -243,8 +243,9 @@ def _fold_message_id(value: HeaderValue) -> str:
     return _fold("Message-ID", value)
 
 
-def _wire(headers: list[tuple[str, HeaderValue]], body: str) -> str:
-    """`wire(message(headers, body))`, without building the message."""
+def compose(headers: list[tuple[str, HeaderValue]], body: str) -> str:
+    """`wire(message(headers, body))`, without building the message (see the module's
+    docstring): `compose(*reminder_parts(...))`, `compose(*notice_parts(...))`."""
     parts = [
         _fold_message_id(value) if name == "Message-ID" else _fold_shared(name, value)
         for name, value in (*headers, *SET_CONTENT_HEADERS, LANGUAGE)
@@ -305,19 +306,6 @@ def reminder_parts(
         at=at,
     )
     return headers, body
-
-
-def reminder_wire(
-    about: About,
-    to: Addressee,
-    slot: Slot,
-    *,
-    sender: str,
-    at: datetime,
-    public_url: str | None = None,
-) -> str:
-    """`wire(message(*reminder_parts(...)))`, composed directly (see the module's docstring)."""
-    return _wire(*reminder_parts(about, to, slot, sender=sender, at=at, public_url=public_url))
 
 
 def notice_parts(
@@ -389,22 +377,3 @@ def notice_parts(
         at=at,
     )
     return headers, body
-
-
-def notice_wire(
-    event_type: EventType,
-    about: About,
-    to: Addressee,
-    *,
-    key: str,
-    sender: str,
-    at: datetime,
-    data: dict[str, object],
-    public_url: str | None = None,
-) -> str:
-    """`wire(message(*notice_parts(...)))`, composed directly as reminders are."""
-    return _wire(
-        *notice_parts(
-            event_type, about, to, key=key, sender=sender, at=at, data=data, public_url=public_url
-        )
-    )

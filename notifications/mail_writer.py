@@ -114,15 +114,17 @@ class MailWriter:
         mails = []
         for to in boards:
             key = mail.notice_key(kind, subject.version_id, to.board_id, occurrence)
-            message = mail.notice_wire(
-                kind,
-                subject,
-                to,
-                key=key,
-                sender=self.config.mail_from,
-                at=row.at,
-                data=data,
-                public_url=self.config.public_url,
+            message = mail.compose(
+                *mail.notice_parts(
+                    kind,
+                    subject,
+                    to,
+                    key=key,
+                    sender=self.config.mail_from,
+                    at=row.at,
+                    data=data,
+                    public_url=self.config.public_url,
+                )
             )
             mails.append(
                 mail_row(

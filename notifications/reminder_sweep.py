@@ -63,7 +63,7 @@ def sweep(db: Database, config: Config, now: datetime) -> SweepReport:
     One short transaction per batch of due versions (`config.batch_size`), in
     which all their due boards are handled together: a statement per step,
     not per version or board, and the e-mails composed without building an
-    `EmailMessage` each (`mail.reminder_wire`). A version whose rows another
+    `EmailMessage` each (`mail.compose`). A version whose rows another
     process holds is skipped (that process handles them), so the loop ends.
     The due versions are read `READ_BATCHES` batches at a time (a version
     another sweep handled meanwhile is no longer due when its rows are locked,
@@ -192,8 +192,10 @@ def _queue(
         if reminder_id is None:
             continue  # queued before (the unique key held)
         subject, to = abouts[version_id], addressees[version_id, board_id]
-        message = mail.reminder_wire(
-            subject, to, slot, sender=config.mail_from, at=now, public_url=config.public_url
+        message = mail.compose(
+            *mail.reminder_parts(
+                subject, to, slot, sender=config.mail_from, at=now, public_url=config.public_url
+            )
         )
         key = mail.reminder_key(version_id, board_id, slot.offset)
         mails.append(

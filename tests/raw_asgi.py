@@ -6,7 +6,8 @@ helpers do the same, so a test can send what a hostile client would.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypedDict, Unpack
 
 import anyio
 
@@ -22,7 +23,20 @@ class RawResponse:
     body: bytes
 
 
-def raw_request(
+class Parts(TypedDict, total=False):
+    """What a request carries besides its method and path."""
+
+    query: bytes
+    headers: RawHeaders | None
+    body: bytes
+
+
+def raw_request(app: Any, method: str, path: str, **parts: Unpack[Parts]) -> RawResponse:
+    """`method path?query` with exactly these header and body bytes, through `app`."""
+    return anyio.run(partial(raw_call, app, method, path, **parts))
+
+
+async def raw_call(
     app: Any,
     method: str,
     path: str,
@@ -31,7 +45,7 @@ def raw_request(
     headers: RawHeaders | None = None,
     body: bytes = b"",
 ) -> RawResponse:
-    """`method path?query` with exactly these header and body bytes, through `app`."""
+    """`raw_request` on a running event loop (`bench.in_process` calls it too)."""
     sent: list[dict[str, Any]] = []
     pending = [{"type": "http.request", "body": body, "more_body": False}]
 
@@ -59,7 +73,7 @@ def raw_request(
         "server": ("testserver", 443),
         "state": {},
     }
-    anyio.run(app, scope, receive, send)
+    await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     found = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start["headers"]}
