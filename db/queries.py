@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from db import models
-from db.base import table_of
+from db.base import core, table_of
 from db.numbers import fits
 from db.repositories import (
     VERSION_BY_ID,
@@ -238,9 +238,9 @@ command reads them in two, after the version's row lock)."""
 
 
 def version_view_by_id(session: Session, version_id: str) -> View | None:
-    """`version_view` of the version with that id, if any, read in one statement (the
-    version a `models.Version` made from the row, never added to the session)."""
-    rows = session.connection().execute(_VERSION_AND_STANDING, {"version_id": version_id}).all()
+    """`version_view` of the version with that id, if any, read in one statement (its
+    version a `models.Version` made from the row and never added to the session)."""
+    rows = core(session).execute(_VERSION_AND_STANDING, {"version_id": version_id}).all()
     if not rows:
         return None
     fields = rows[0]._mapping

@@ -24,6 +24,6 @@ def test_a_worker_freezes_what_start_up_built(
     frozen = gc.get_freeze_count()
     assert frozen > 10_000  # modules, routes and models are out of the collector's sight
     assert app.state.settings.database_url == database_url
-    assert not any(obj is app for obj in gc.get_objects())  # the app itself among them
+    assert not any(obj is app for obj in gc.get_objects())  # the app is among the frozen
     gc.collect()  # a full collection leaves them where they are
     assert gc.get_freeze_count() == frozen
