@@ -9,12 +9,13 @@ GET /v1/versions/{id} as the secretariat), eight at a time, through the
 app's whole middleware stack but no HTTP server: what ratify's own code, its
 framework and its driver cost. Prints process CPU milliseconds per request.
 
-With --callgrind each run is under valgrind's callgrind, counting the
-instructions of the requests only (counters zeroed after start-up and
-warm-up, dumped after the last request): the same code gives the same
-count to within a percent, where CPU time on a shared machine moves by a
-fifth between runs, so two commits can be compared one run each. About 60
-times slower: use --requests 300.
+With --callgrind (Debian's valgrind) each run is under valgrind's
+callgrind, counting the instructions of the requests only (counters zeroed
+after start-up and warm-up, dumped after the last request). On a quiet
+machine the same code gives the same count to within a percent, where CPU
+time on a shared machine moves by a fifth between runs; a full garbage
+collection that falls into a run adds more. About 60 times slower: use
+--requests 300.
 """
 
 import argparse
