@@ -211,26 +211,27 @@ _DECISIONS = table_of(models.Decision)
 _SHOWN = [_DECISIONS.c[name] for name in ("outcome", *_BOARD_FIELDS.values())]
 """The decision columns a board's status shows (`board_status` reads `outcome` too)."""
 _VERSIONS = table_of(models.Version)
+_MEMBERS = table_of(models.ProgramBoard)
 _VERSION_LABELS = {column.name: f"version_{column.name}" for column in _VERSIONS.c}
 """The version's columns, labelled, in a read beside its decisions' (which have an `id`
 and a `final_on` too)."""
 _VERSION_AND_STANDING: Select[Any] = (
     select(
         *(_VERSIONS.c[name].label(label) for name, label in _VERSION_LABELS.items()),
-        models.ProgramBoard.board_id.label("member"),
+        _MEMBERS.c.board_id.label("member"),
         *_SHOWN,
     )
     .select_from(_VERSIONS)
-    .outerjoin(models.ProgramBoard, models.ProgramBoard.program_id == _VERSIONS.c.program_id)
+    .outerjoin(_MEMBERS, _MEMBERS.c.program_id == _VERSIONS.c.program_id)
     .outerjoin(
         _DECISIONS,
         and_(
             _DECISIONS.c.version_id == _VERSIONS.c.id,
-            _DECISIONS.c.board_id == models.ProgramBoard.board_id,
+            _DECISIONS.c.board_id == _MEMBERS.c.board_id,
         ),
     )
     .where(_VERSIONS.c.id == bindparam("version_id"))
-    .order_by(models.ProgramBoard.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
+    .order_by(_MEMBERS.c.position, _DECISIONS.c.recorded_at, _DECISIONS.c.id)
 )
 """A version's row beside each member board and its decisions, oldest first: a read's
 `standing_decisions` and the row in one Core statement (cheaper than an ORM one; a
@@ -256,7 +257,7 @@ def _standing_on_each(
     members = program_members(session, program_id)
     found: dict[str, Standing] = {v: dict.fromkeys(members) for v in version_ids}
     if version_ids:
-        rows = session.execute(
+        rows = core(session).execute(
             select(_DECISIONS.c.version_id, _DECISIONS.c.board_id, *_SHOWN)
             .where(_DECISIONS.c.version_id.in_(version_ids))
             .order_by(_DECISIONS.c.recorded_at, _DECISIONS.c.id)
