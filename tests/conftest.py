@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from api.clock import utc_now
@@ -20,6 +21,13 @@ from notifications.webhook_delivery import WebhookPolicy
 from tests import databases
 from workflow.actors import SYSTEM, Role
 from workflow.dates import today_in_stockholm
+
+# Property tests check what the code does, not how fast: on two cores shared by the
+# suite's workers and PostgreSQL, an example or its generation can wait seconds for the
+# CPU (one draw took 2.97 s), so neither Hypothesis's deadline nor its too-slow check
+# may fail a test. Speed is measured under `bench/`.
+settings.register_profile("ratify", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ratify")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
