@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -198,17 +198,8 @@ def append(
         for row in chained:
             row.prev_hash = prev_hash
             row.hash = prev_hash = event_hash(row)
-        written = connection.execute(
-            _INSERT_EVENTS, [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in chained]
-        )
-        for row, seq in zip(chained, written.scalars(), strict=True):
-            row.seq = seq
-        last = chained[-1]
-        if heads[chain] is None:
-            connection.execute(_INSERT_HEAD, {"chain": chain, "seq": last.seq, "hash": last.hash})
-        else:
-            connection.execute(_MOVE_HEAD, {"head": chain, "seq": last.seq, "hash": last.hash})
-        heads[chain] = last.hash
+        _write(connection, chain, chained, begun=heads[chain] is not None)
+        heads[chain] = chained[-1].hash
     keys = [
         {"key": event.once, "event_seq": row.seq}
         for event, row in zip(events, rows, strict=True)
@@ -235,3 +226,41 @@ _EVENT_COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+
+def _write(connection: Connection, chain: str, rows: list[EventRow], *, begun: bool) -> None:
+    """Insert `rows` (numbering them) and move the chain's head to the last.
+
+    One event on a begun PostgreSQL chain (most writes) is one statement, the
+    insert and the head's move in a CTE: about 130 µs of a request's CPU less
+    than two (`bench.statement`). Otherwise two: SQLite has no DML in a CTE.
+    """
+    values = [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in rows]
+    if begun and len(rows) == 1 and connection.dialect.name == "postgresql":
+        one = {f"event_{c}": value for c, value in values[0].items()}
+        rows[0].seq = connection.execute(_INSERT_ONE_AND_MOVE, one).scalar_one()
+        return
+    for row, seq in zip(rows, connection.execute(_INSERT_EVENTS, values).scalars(), strict=True):
+        row.seq = seq
+    head = {"seq": rows[-1].seq, "hash": rows[-1].hash}
+    if begun:
+        connection.execute(_MOVE_HEAD, {"head": chain, **head})
+    else:
+        connection.execute(_INSERT_HEAD, {"chain": chain, **head})
+
+
+_WRITTEN = (
+    insert(_EVENTS)
+    .values({c: bindparam(f"event_{c}") for c in _EVENT_COLUMNS})
+    .returning(_EVENTS.c.seq, _EVENTS.c.chain, _EVENTS.c.hash)
+    .cte("written")
+)
+_INSERT_ONE_AND_MOVE = select(_WRITTEN.c.seq).add_cte(
+    update(_HEADS)
+    .where(_HEADS.c.chain == _WRITTEN.c.chain)
+    .values(seq=_WRITTEN.c.seq, hash=_WRITTEN.c.hash)
+    .cte("moved")
+)
+"""The one-event append on PostgreSQL: `written` numbers the event, `moved` moves its
+chain's head to it. Its parameters are `event_<column>`: a parameter named as a column of
+`chain_heads` would also be SET by the UPDATE."""

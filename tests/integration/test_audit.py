@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from api import cli
 from api.clock import utc_now
@@ -325,3 +325,37 @@ def test_register_json_and_csv(api: Api) -> None:
         ("tyreso", "approved")
     ]
     assert api.get("/v1/versions/nope/register", as_="auditor").status_code == 404
+
+
+def test_an_event_on_a_begun_chain_is_one_statement_on_postgresql(
+    seeded: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert and the head's move are one CTE on PostgreSQL (SQLite: two); either way
+    the head ends on the new event, and a second append links to it."""
+    actor = Actor(name="test", role=Role.SECRETARIAT)
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    appended: list[models.Event] = []
+    for _ in range(2):
+        with seeded.writes() as session:
+            event.listen(seeded.engine, "before_cursor_execute", note)
+            try:
+                sent.clear()
+                appended += audit.append(
+                    session, [Event(EventType.VERSION_DRAFTED, "sup", SUP_2035)], actor, utc_now()
+                )
+            finally:
+                event.remove(seeded.engine, "before_cursor_execute", note)
+            session.commit()
+        writes = [s for s in sent if s.split()[0].upper() in ("WITH", "INSERT", "UPDATE")]
+        assert len(writes) == (1 if seeded.dialect == "postgresql" else 2), sent
+    first, second = appended
+    assert second.prev_hash == first.hash
+    with seeded.reads() as session:
+        head = session.get_one(models.ChainHead, "sup")
+        assert (head.seq, head.hash) == (second.seq, second.hash)
+    monkeypatch.setenv("RATIFY_DATABASE_URL", database_url)
+    assert cli.main(["audit", "verify"]) == 0
