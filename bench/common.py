@@ -95,21 +95,26 @@ class Served:
 
 
 @contextmanager
-def server(url: str, workers: int, *extra: str) -> Iterator[Served]:
-    """`ratify serve` on a free port until the block ends (its own session)."""
+def server(url: str, workers: int, *extra: str, asgi: str = "uvicorn") -> Iterator[Served]:
+    """`ratify serve` on a free port until the block ends (its own session).
+
+    With `asgi="granian"`, the same app (`api.main:app_from_env`) under granian
+    instead, to compare the two servers (`pip install granian` first; the
+    database must be upgraded and seeded, as `bench.decisions` leaves it).
+    """
     port = free_port()
+    env = env_for(url)
+    if asgi == "granian":
+        argv = [str(BIN / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop"]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        argv += ["--no-access-log", "--log-level", "warning", "api.main:app_from_env"]
+        env["RATIFY_RUN_SCHEDULER"] = "false"
+    else:
+        argv = [str(BIN / "ratify"), "serve", "--port", str(port), "--workers", str(workers)]
+        argv += ["--no-scheduler", *extra]
     proc = subprocess.Popen(
-        [
-            str(BIN / "ratify"),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-scheduler",
-            *extra,
-        ],
-        env=env_for(url),
+        argv,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -1,13 +1,18 @@
 """Decision throughput over HTTP on PostgreSQL, against pgbench doing the same transaction.
 
     .venv/bin/python -m bench.decisions [--workers 1,2,3,4] [--seconds 20] [--programs 3000]
+        [--asgi uvicorn|granian]
 
 For each server worker count: a fresh database with PROGRAMS programs of the
 eight Södertörn boards, one version each, sent out; wrk with 16 connections
 records approvals (each (version, board) once; every eighth puts a version in
-force). Then pgbench runs the equivalent transaction with 16 clients on the
-same database. Prints both rates, their ratio, the server's p50/p99 and its CPU per
-request (process CPU seconds ÷ requests), and the same for GET /v1/versions/{id}.
+force). Then pgbench runs, with 16 clients on the same database, first the
+same transaction (`decision_same_tx.sql`: every statement ratify sends for an
+ordinary decision), then the minimal one (`decision_tx.sql`: row lock, two
+inserts, one update). Prints the rates, the ratios, the server's p50/p99 and
+its CPU per request (process CPU seconds ÷ requests), and the same for
+GET /v1/versions/{id}. `--asgi granian` serves the same app under granian
+instead of `ratify serve`'s uvicorn (`pip install granian` first).
 """
 
 import argparse
@@ -78,24 +83,29 @@ def write_data(url: str, versions: list[str]) -> None:
     (HERE / "data.lua").write_text("\n".join(lines) + "\n")
 
 
-def run(workers: int, seconds: int, programs: int) -> dict[str, object]:
+def run(workers: int, seconds: int, programs: int, asgi: str) -> dict[str, object]:
     with fresh_database("ratify_bench") as url:
         versions = prepare(url, programs)
         write_data(url, versions)
-        with server(url, workers) as served:
+        with server(url, workers, asgi=asgi) as served:
             wrk(served.base, HERE / "reads.lua", 16, 3)  # warm up
             decisions, decision_cpu = measured(served, "decisions.lua", seconds)
             reads, read_cpu = measured(served, "reads.lua", seconds)
-        tps = pgbench(url, HERE / "decision_tx.sql", 16, seconds, {"nversions": str(programs)})
+        variables = {"nversions": str(programs)}
+        same = pgbench(url, HERE / "decision_same_tx.sql", 16, seconds, variables)
+        minimal = pgbench(url, HERE / "decision_tx.sql", 16, seconds, variables)
     (HERE / "data.lua").unlink()
     return {
         "workers": workers,
+        "asgi": asgi,
         "decisions_per_s": decisions["rate"],
         "decision_p50_ms": decisions["p50_ms"],
         "decision_p99_ms": decisions["p99_ms"],
         "decision_non_2xx": decisions["non_2xx"],
-        "pgbench_tps": tps,
-        "ratio_to_pgbench": round(decisions["rate"] / tps, 3),
+        "pgbench_same_tps": same,
+        "ratio_to_same": round(decisions["rate"] / same, 3),
+        "pgbench_minimal_tps": minimal,
+        "ratio_to_minimal": round(decisions["rate"] / minimal, 3),
         "reads_per_s": reads["rate"],
         "read_p50_ms": reads["p50_ms"],
         "read_p99_ms": reads["p99_ms"],
@@ -119,8 +129,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3,4")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--programs", type=int, default=3000)
+    parser.add_argument("--asgi", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args()
-    runs = [run(int(w), args.seconds, args.programs) for w in args.workers.split(",")]
+    runs = [run(int(w), args.seconds, args.programs, args.asgi) for w in args.workers.split(",")]
     for r in runs:
         print(r)
     best = max(runs, key=lambda r: float(r["decisions_per_s"]))  # type: ignore[arg-type]
