@@ -105,6 +105,7 @@ def server(url: str, workers: int, *extra: str, asgi: str = "uvicorn") -> Iterat
     port = free_port()
     env = env_for(url)
     if asgi == "granian":
+        assert not extra, "extra arguments are for `ratify serve`"
         argv = [str(BIN / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop"]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         argv += ["--no-access-log", "--log-level", "warning", "api.main:app_from_env"]

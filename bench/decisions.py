@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench.common import (
+    BIN,
     ROOT,
     Served,
     env_for,
@@ -131,6 +132,8 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=3000)
     parser.add_argument("--asgi", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args()
+    if args.asgi == "granian" and not (BIN / "granian").exists():
+        parser.error("granian is not installed: .venv/bin/pip install granian")
     runs = [run(int(w), args.seconds, args.programs, args.asgi) for w in args.workers.split(",")]
     for r in runs:
         print(r)
