@@ -1,13 +1,15 @@
 """CPU per request without sockets: the app called as ASGI, in one process.
 
     .venv/bin/python -m bench.in_process [--programs 1500] [--requests 3000] [--callgrind]
-        [--only decisions|reads]
+        [--only decisions|reads|healthz]
 
 The same database and requests as `bench.decisions` (approvals in blocks of
 16 versions, so every eighth puts a version in force; reads of
 GET /v1/versions/{id} as the secretariat), eight at a time, through the
 app's whole middleware stack but no HTTP server: what ratify's own code, its
 framework and its driver cost. Prints process CPU milliseconds per request.
+`--only healthz` calls GET /healthz instead (no token, no database): what
+the middleware chain and routing alone cost.
 
 With --callgrind (Debian's valgrind) each run is under valgrind's
 callgrind, counting the instructions of the requests only (counters zeroed
@@ -36,6 +38,7 @@ from bench.decisions import BOARDS, prepare, tokens
 from tests.raw_asgi import RawHeaders, raw_call
 
 CONCURRENT = 8
+MODES = ["decisions", "reads", "healthz"]
 WARM_UP = 50
 TEMPLATE = f"ratify_bench_{os.getpid()}"
 """Each run copies it (two runs at once have their own)."""
@@ -93,6 +96,8 @@ def child(mode: str, requests: int, data: dict[str, Any], callgrind: bool) -> No
             ]
             path = f"/v1/versions/{version}/decisions"
             return raw_call(app, "POST", path, headers=headers, body=body)
+        if mode == "healthz":
+            return raw_call(app, "GET", "/healthz")
         path = f"/v1/versions/{versions[n % len(versions)]}"
         return raw_call(app, "GET", path, headers=bearer(data["reader"]))
 
@@ -151,8 +156,8 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=1500)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--callgrind", action="store_true")
-    parser.add_argument("--only", choices=["decisions", "reads"])
-    parser.add_argument("--child", choices=["decisions", "reads"])
+    parser.add_argument("--only", choices=MODES)
+    parser.add_argument("--child", choices=MODES)
     parser.add_argument("--data", type=Path)
     args = parser.parse_args()
     if args.child:
