@@ -37,11 +37,12 @@ def machine() -> str:
 
 
 @contextmanager
-def fresh_database(name: str) -> Iterator[str]:
-    """A new PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL."""
+def fresh_database(name: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template`, if given; dropped afterwards);
+    yields its SQLAlchemy URL."""
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield url.replace("postgresql://", "postgresql+psycopg://", 1)

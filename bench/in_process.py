@@ -31,9 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from bench.common import ADMIN, ROOT, env_for, report
+from bench.common import ROOT, env_for, fresh_database, report
 from bench.decisions import BOARDS, prepare, tokens
 from tests.raw_asgi import RawHeaders, raw_call
 
@@ -46,20 +44,6 @@ BODY = (
     '{"board_id":"%s","outcome":"approved","decided_on":"2019-06-10",'
     '"paragraph":"§ 60","case_number":"2019/KS 0260 005"}'
 )
-
-
-def database(name: str, template: str | None = None) -> str:
-    """A new database (a copy of `template`, if given); its SQLAlchemy URL."""
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def drop(name: str) -> None:
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def approvals(versions: list[str]) -> list[tuple[str, str]]:
@@ -128,17 +112,14 @@ def child(mode: str, requests: int, data: dict[str, Any], callgrind: bool) -> No
 
 def measure(mode: str, requests: int, data: Path, callgrind: bool) -> dict[str, Any]:
     """One run of `mode` in a process of its own, on a copy of the template database."""
-    name = f"{TEMPLATE}_{mode}"
-    url = database(name, TEMPLATE)
     argv = [sys.executable, "-m", "bench.in_process", "--child", mode, "--data", str(data)]
     argv += ["--requests", str(requests)]
     with tempfile.TemporaryDirectory() as out:
         if callgrind:
             argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", *argv]
             argv.append("--callgrind")
-        env = env_for(url)
-        done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
-        drop(name)
+        with fresh_database(f"{TEMPLATE}_{mode}", TEMPLATE) as url:
+            done = subprocess.run(argv, env=env_for(url), cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         result: dict[str, Any] = {"mode": mode, **json.loads(done.stdout.splitlines()[-1])}
@@ -166,8 +147,7 @@ def main() -> None:
         return
     if args.requests + WARM_UP > 8 * args.programs:
         parser.error("--programs must give at least (requests + 50) / 8 approvals to record")
-    url = database(TEMPLATE)
-    try:
+    with fresh_database(TEMPLATE) as url:
         versions = prepare(url, args.programs)
         boards, reader = tokens(url)
         with tempfile.NamedTemporaryFile("w", suffix=".json") as data:
@@ -177,8 +157,6 @@ def main() -> None:
                 measure(mode, args.requests, Path(data.name), args.callgrind)
                 for mode in ([args.only] if args.only else ["decisions", "reads"])
             ]
-    finally:
-        drop(TEMPLATE)
     for run in runs:
         print(run)
     report("in_process", {"requests": args.requests, "runs": runs})

@@ -26,14 +26,14 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 import uvloop
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import ADMIN, report
 
 PIPELINED = 6
 SELECT = "SELECT %(x)s::text AS x, now() AS at"
-SELECT_CORE = text("SELECT CAST(:x AS text) AS x, now() AS at").bindparams(bindparam("x"))
+SELECT_CORE = text("SELECT CAST(:x AS text) AS x, now() AS at")
 SETUP = (
     "CREATE TEMPORARY TABLE bench_events (seq bigserial PRIMARY KEY, hash text NOT NULL)",
     "CREATE TEMPORARY TABLE bench_heads (chain text PRIMARY KEY, seq bigint, hash text)",

@@ -235,11 +235,11 @@ def _write(connection: Connection, chain: str, rows: list[EventRow], *, begun: b
     insert and the head's move in a CTE: about 130 µs of a request's CPU less
     than two (`bench.statement`). Otherwise two: SQLite has no DML in a CTE.
     """
-    values = [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in rows]
     if begun and len(rows) == 1 and connection.dialect.name == "postgresql":
-        one = {f"event_{c}": value for c, value in values[0].items()}
+        one = {f"event_{c}": getattr(rows[0], c) for c in _EVENT_COLUMNS}
         rows[0].seq = connection.execute(_INSERT_ONE_AND_MOVE, one).scalar_one()
         return
+    values = [{c: getattr(row, c) for c in _EVENT_COLUMNS} for row in rows]
     for row, seq in zip(rows, connection.execute(_INSERT_EVENTS, values).scalars(), strict=True):
         row.seq = seq
     head = {"seq": rows[-1].seq, "hash": rows[-1].hash}
